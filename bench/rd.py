@@ -1,0 +1,320 @@
+"""Rate-distortion benchmark on images: inrcodec against JPEG and WebP (Pillow) in one run.
+
+Every point is a real file on disk; its rate is the whole file (bytes * 8 / pixels) and its PSNR
+is over all subpixels against the original PNG. Writes rd_image[_TAG].json / .md / .png.
+
+    python bench/rd.py --only kodim23.png --bpp 0.5 --steps 50
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_IMAGES = REPO.parent / "shared" / "corpus" / "image"
+CODECS = ("inrcodec", "jpeg", "webp")
+# q=2 is JPEG's floor in practice; it stretches the sweep low enough to match 0.25 bpp on most images.
+JPEG_QUALITIES = (2, 5, 10, 20, 30, 50, 70, 80, 90)
+WEBP_QUALITIES = (0, 5, 15, 30, 50, 70, 80, 90)
+PUBLISHED = {  # (bpp, PSNR) on all 24 Kodak images
+    "COIN": [(0.160, 24.64), (0.307, 26.41), (0.611, 28.41), (1.209, 30.64)],
+    "Strümpler et al.": [(0.083, 25.56), (0.155, 27.02), (0.249, 28.28), (0.784, 32.14)],
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="folder of PNG images")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="image file names to use (default: kodim*.png)")
+    p.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5, 1.0], help="inrcodec target bpp caps")
+    p.add_argument("--steps", type=int, default=None, help="inrcodec fitting steps (default: the codec's)")
+    p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    p.add_argument("--tag", default="", help="suffix for the output file names")
+    return p.parse_args(argv)
+
+
+def fail(message):
+    print(f"rd.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def find_images(folder, only):
+    """The image paths to benchmark: kodim*.png, or exactly the names in `only`."""
+    if not folder.is_dir():
+        fail(f"image folder not found: {folder}")
+    if not only:
+        paths = sorted(folder.glob("kodim*.png"))
+    else:
+        paths = [folder / name for name in only]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            fail(f"not in {folder}: {' '.join(missing)}")
+    if not paths:
+        fail(f"no kodim*.png images in {folder}")
+    return paths
+
+
+def load_pixels(path):
+    """The original samples: HxW (gray) or HxWx3, uint8 or uint16."""
+    with Image.open(path) as im:
+        if im.mode not in ("L", "RGB", "I;16"):
+            im = im.convert("RGB")
+        return np.asarray(im)
+
+
+def psnr(original, decoded):
+    """PSNR in dB over all subpixels, peak = the dtype's maximum."""
+    if decoded.shape != original.shape:
+        raise ValueError(f"decoded shape {decoded.shape} != original {original.shape}")
+    peak = float(np.iinfo(original.dtype).max)
+    mse = np.mean((original.astype(np.float64) - decoded.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(peak * peak / mse)
+
+
+def point(image, codec, setting, file, pixels, psnr_db, enc_s, dec_s, error=None):
+    size = os.path.getsize(file) if file else None
+    return {"image": image, "codec": codec, "setting": setting, "bytes": size,
+            "bpp": size * 8 / pixels if size else None, "psnr": psnr_db,
+            "enc_s": enc_s, "dec_s": dec_s, "error": error}
+
+
+def run_pillow(codec, quality, path, original, workdir):
+    """Save with Pillow at one quality, reopen from disk, and measure."""
+    file = workdir / f"{path.stem}.{codec}.q{quality}"
+    options = {"quality": quality} if codec == "jpeg" else {"quality": quality, "method": 4}
+    im = Image.fromarray(original)
+    t0 = time.perf_counter()
+    im.save(file, format=codec.upper(), **options)
+    t1 = time.perf_counter()
+    with Image.open(file) as reopened:
+        # Pillow writes gray WebP as RGB; compare in the original's mode.
+        decoded = np.asarray(reopened.convert(im.mode))
+    t2 = time.perf_counter()
+    return point(path.name, codec, f"q={quality}", file, original.shape[0] * original.shape[1],
+                 psnr(original, decoded), t1 - t0, t2 - t1)
+
+
+def run_inrcodec(target, steps, path, original, workdir):
+    """Encode with a bpp cap, write the file, decode from the file path, and measure."""
+    import inrcodec
+
+    setting = f"bpp={target:g}"
+    file = workdir / f"{path.stem}.bpp{target:g}.inrc"
+    try:
+        t0 = time.perf_counter()
+        data = inrcodec.encode(str(path), bpp=target, steps=steps)
+        t1 = time.perf_counter()
+        file.write_bytes(data)
+        decoded = inrcodec.decode(str(file))
+        t2 = time.perf_counter()
+    except inrcodec.CodecError as exc:
+        return point(path.name, "inrcodec", setting, None, 0, None, None, None, error=str(exc))
+    return point(path.name, "inrcodec", setting, file, original.shape[0] * original.shape[1],
+                 psnr(original, decoded), t1 - t0, t2 - t1)
+
+
+def log_point(p, extra=""):
+    if p["error"]:
+        line = f"{p['image']:<14} {p['codec']:<8} {p['setting']:<9} FAILED: {p['error']}"
+    else:
+        line = (f"{p['image']:<14} {p['codec']:<8} {p['setting']:<9} {p['bpp']:7.4f} bpp "
+                f"{p['psnr']:6.2f} dB  enc {p['enc_s']:7.2f}s  dec {p['dec_s']:6.2f}s")
+    print(line + extra, file=sys.stderr, flush=True)
+
+
+def interp_psnr(points, bpp):
+    """PSNR of a codec's sweep at `bpp`, linear in log-bpp; None outside the sweep."""
+    pts = sorted((p["bpp"], p["psnr"]) for p in points if p["psnr"] is not None and math.isfinite(p["psnr"]))
+    if not pts or not pts[0][0] <= bpp <= pts[-1][0]:
+        return None
+    xs, ys = zip(*pts)
+    return float(np.interp(math.log(bpp), np.log(xs), ys))
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return (sum(values) / len(values), len(values)) if values else (None, 0)
+
+
+def matched_rows(points, targets):
+    """Per target: mean inrcodec bpp and PSNR, and JPEG/WebP PSNR interpolated at each image's bpp."""
+    rows = []
+    for target in targets:
+        own = [p for p in points if p["codec"] == "inrcodec" and p["setting"] == f"bpp={target:g}"]
+        ok = [p for p in own if p["psnr"] is not None]
+        row = {"target": target, "images": len(own), "failed": len(own) - len(ok),
+               "bpp": mean([p["bpp"] for p in ok]), "psnr": mean([p["psnr"] for p in ok])}
+        for codec in ("jpeg", "webp"):
+            row[codec] = mean([interp_psnr([q for q in points if q["codec"] == codec and q["image"] == p["image"]],
+                                           p["bpp"]) for p in ok])
+        rows.append(row)
+    return rows
+
+
+def sweep_means(points, codec):
+    """[(setting, mean bpp, mean PSNR, n)] over images, in sweep order."""
+    settings = dict.fromkeys(p["setting"] for p in points if p["codec"] == codec and p["psnr"] is not None)
+    rows = []
+    for s in settings:
+        sel = [p for p in points if p["codec"] == codec and p["setting"] == s and p["psnr"] is not None]
+        rows.append((s, mean([p["bpp"] for p in sel])[0], mean([p["psnr"] for p in sel])[0], len(sel)))
+    return rows
+
+
+def machine_info():
+    """Where the numbers came from."""
+    info = {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["processor"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                    cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def fmt(value, n=None, total=None, digits=2):
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return f"{text} (n={n})" if n is not None and n != total else text
+
+
+def write_markdown(file, report):
+    points, m = report["points"], report["machine"]
+    steps = report["steps"] if report["steps"] is not None else "codec default"
+    lines = [f"# Image rate-distortion ({report['date']})", "",
+             f"Images: {', '.join(report['images'])}. inrcodec steps: {steps}.",
+             f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
+             f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.", "",
+             "Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. JPEG/WebP PSNR is "
+             "interpolated (linear in log-bpp) at each image's inrcodec bpp, then averaged; "
+             "(n=…) marks a mean over fewer images.", ""]
+    if report["matched"]:
+        lines += ["## Matched rates (mean over images)", "",
+                  "| target bpp | inrcodec bpp | inrcodec PSNR | JPEG PSNR | WebP PSNR | failed |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in report["matched"]:
+            n = r["psnr"][1]
+            lines.append(f"| {r['target']:g} | {fmt(r['bpp'][0], digits=4)} | {fmt(*r['psnr'], n)} | "
+                         f"{fmt(*r['jpeg'], n)} | {fmt(*r['webp'], n)} | {r['failed']} |")
+        lines += ["", "## inrcodec per image", "",
+                  "| image | target bpp | bytes | bpp | PSNR | encode s | decode s |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for p in points:
+            if p["codec"] == "inrcodec":
+                if p["error"]:
+                    lines.append(f"| {p['image']} | {p['setting'][4:]} | failed: {p['error']} | | | | |")
+                else:
+                    lines.append(f"| {p['image']} | {p['setting'][4:]} | {p['bytes']} | {p['bpp']:.4f} | "
+                                 f"{p['psnr']:.2f} | {p['enc_s']:.1f} | {p['dec_s']:.2f} |")
+    for codec in ("jpeg", "webp"):
+        rows = sweep_means(points, codec)
+        if rows:
+            lines += ["", f"## {codec.upper()} sweep (mean over images)", "",
+                      "| setting | bpp | PSNR |", "|---|---:|---:|"]
+            total = len(report["images"])
+            lines += [f"| {s} | {b:.4f} | {fmt(v, n, total)} |" for s, b, v, n in rows]
+    file.write_text("\n".join(lines) + "\n")
+
+
+def write_plot(file, report):
+    """Mean bpp vs mean PSNR per codec, with the published Kodak curves dashed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ours = [(r["bpp"][0], r["psnr"][0]) for r in report["matched"] if r["bpp"][0] is not None]
+    curves = {"inrcodec": ours} if ours else {}
+    for codec in ("jpeg", "webp"):
+        rows = sweep_means(report["points"], codec)
+        if rows:
+            curves[codec.upper()] = sorted((b, v) for _, b, v, _ in rows)
+    for label, pts in curves.items():
+        ax.plot(*zip(*pts), marker="o", label=f"{label} (this run)")
+    for label, pts in PUBLISHED.items():
+        ax.plot(*zip(*pts), linestyle="--", marker="x", label=f"{label} (published, full Kodak)")
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_xlim(0, max([1.5] + [1.2 * b for b, _ in ours]))
+    ax.set_title(f"Rate-distortion, {len(report['images'])} images")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(file, dpi=120)
+    plt.close(fig)
+
+
+def json_safe(value):
+    """JSON has no Infinity: a lossless point's PSNR is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    paths = find_images(args.images, args.only)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
+              "steps": args.steps, "targets_bpp": args.bpp, "codecs": args.codecs,
+              "images": [p.name for p in paths], "points": [], "matched": []}
+    originals = {p: load_pixels(p) for p in paths}
+
+    with tempfile.TemporaryDirectory(prefix="rd_image_") as tmp:
+        workdir = Path(tmp)
+        # Classical sweeps first: they take seconds, and the matched-rate table needs them.
+        for codec, qualities in (("jpeg", JPEG_QUALITIES), ("webp", WEBP_QUALITIES)):
+            if codec not in args.codecs:
+                continue
+            for path, original in originals.items():
+                if original.dtype != np.uint8:
+                    print(f"{path.name}: {codec} skipped (not 8-bit)", file=sys.stderr)
+                    continue
+                for q in qualities:
+                    report["points"].append(run_pillow(codec, q, path, original, workdir))
+                    log_point(report["points"][-1])
+
+        if "inrcodec" in args.codecs:
+            total, start = len(paths) * len(args.bpp), time.monotonic()
+            for i, (path, original) in enumerate(originals.items()):
+                for j, target in enumerate(args.bpp):
+                    report["points"].append(run_inrcodec(target, args.steps, path, original, workdir))
+                    done = i * len(args.bpp) + j + 1
+                    eta = (time.monotonic() - start) / done * (total - done)
+                    log_point(report["points"][-1], f"  [{done}/{total}, eta {eta / 60:.1f} min]")
+                    # Saved after every point, so an interrupted long run keeps what it measured.
+                    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+            report["matched"] = matched_rows(report["points"], args.bpp)
+
+    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+    write_markdown(Path(f"{stem}.md"), report)
+    write_plot(Path(f"{stem}.png"), report)
+    print(f"wrote {stem}.json, .md, .png", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

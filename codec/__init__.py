@@ -1,0 +1,7 @@
+"""inrcodec: compress a signal by overfitting a small neural network to it and coding its weights."""
+from inrcodec.api import decode, encode, info
+from inrcodec.errors import CodecError, CorruptFile, LimitExceeded, RateError, UnsupportedInput
+
+__version__ = "0.1.0"
+__all__ = ["encode", "decode", "info", "CodecError", "CorruptFile", "UnsupportedInput", "LimitExceeded",
+           "RateError", "__version__"]

@@ -1,0 +1,212 @@
+"""The one orchestration path (DESIGN.md §1): encode, decode, info."""
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inrcodec import formats, ratecontrol
+from inrcodec.config import FitConfig
+from inrcodec.errors import CodecError, RateError, UnsupportedInput
+from inrcodec.fit import fit_float, fit_quantized, resolve_device
+from inrcodec.formats import container
+from inrcodec.metrics import bits_per_sample, psnr
+from inrcodec.models import siren  # noqa: F401  (registers the methods)
+from inrcodec.progress import Progress
+from inrcodec.registry import MODELS
+from inrcodec.signal import Signal, from_array, from_values, to_array
+from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
+
+DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
+MIN_WIDTH = 8
+
+
+@dataclass
+class EncodeResult:
+    data: bytes
+    psnr: float
+    bpp: float
+    seconds: float
+    method: str
+    config: dict
+    base_index: int
+    tried: list = field(default_factory=list)  # rate-control probes: (what, value, bytes)
+
+
+def _load(source) -> Signal:
+    if isinstance(source, (str, os.PathLike)):
+        return formats.read(source)
+    if isinstance(source, np.ndarray):
+        return from_array(source)
+    if isinstance(source, Signal):
+        return source
+    raise UnsupportedInput(f"cannot encode a {type(source).__name__}; pass a path or a numpy array")
+
+
+def _param_count(cls, config, spec) -> int:
+    return cls(config, spec).num_transmitted()
+
+
+def _sized_config(cls, spec, budget: int | None, overrides: dict):
+    """The model config: explicit options win; otherwise the width is sized from the byte budget."""
+    config = cls.config_class(**overrides)
+    if budget is None or "width" in overrides:
+        return config
+    target_params = budget * 8 / ratecontrol.BITS_PER_PARAM
+    width = MIN_WIDTH
+    for w in range(MIN_WIDTH, 513, 2):
+        if _param_count(cls, dataclasses.replace(config, width=w), spec) > target_params:
+            break
+        width = w
+    return dataclasses.replace(config, width=width)
+
+
+def _pack(model, spec, base_index: int) -> bytes:
+    header = container.Header(spec, model.wire_id, model.config.to_bytes())
+    return container.pack(header, [(TAG_WEIGHTS, encode_weights(model, assign_steps(model, base_index)))])
+
+
+def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
+    model.step_indices = assign_steps(model, base_index)
+    model.quant_mode = "ste"
+    try:
+        samples = from_values(model.render(), signal.spec)
+    finally:
+        model.quant_mode = None
+    return psnr(samples, signal.samples, signal.spec.max_value)
+
+
+def encode_report(source, *, method: str = "siren", bpp: float | None = None, size: int | None = None,
+                  steps: int | None = None, seed: int = 0, device: str = "auto", quiet: bool = True,
+                  verbose: bool = False, fit: FitConfig | None = None, **model_options) -> EncodeResult:
+    """Encode and say how it went (the CLI's summary line comes from here)."""
+    start = time.monotonic()
+    signal = _load(source)
+    cls = MODELS.get(method)
+    fit_cfg = fit or FitConfig()
+    fit_cfg = dataclasses.replace(fit_cfg, seed=seed, device=device,
+                                  **({"steps": steps} if steps is not None else {}))
+    if fit_cfg.steps < 0:
+        raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")
+    unknown = set(model_options) - {f.name for f in dataclasses.fields(cls.config_class)}
+    if unknown:
+        raise UnsupportedInput(f"unknown option(s) for {method}: {', '.join(sorted(unknown))}")
+    overrides = {k: v for k, v in model_options.items() if v is not None}
+    budget = ratecontrol.budget_bytes(bpp, size, signal.spec.num_points)
+    config = _sized_config(cls, signal.spec, budget, overrides)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise UnsupportedInput(str(exc)) from None
+    dev = resolve_device(fit_cfg.device)
+    log = Progress(1, "", quiet=not verbose)
+    tried = []
+    while True:
+        torch.manual_seed(seed)  # for any op we do not hand a generator
+        init_gen = torch.Generator().manual_seed(seed)
+        model = cls(config, signal.spec, generator=init_gen).to(dev)
+        batch_gen = torch.Generator().manual_seed(seed + 1)
+        fit_float(model, signal, fit_cfg, quiet, batch_gen)
+        model = model.cpu()
+        if budget is None:
+            base = DEFAULT_BASE_INDEX
+        else:
+            probes = []
+            base = ratecontrol.finest_fitting_index(lambda i: _pack(model, signal.spec, i), budget, probes)
+            tried += [("width", config.width, "base_index", i, n) for i, n in probes]
+            for entry in tried[-len(probes):]:
+                log.message(f"rate control: width {entry[1]} base step index {entry[3]}: {entry[4]} bytes")
+            if base is None:
+                if config.width <= MIN_WIDTH or "width" in overrides:
+                    smallest = len(_pack(model, signal.spec, ratecontrol.COARSEST_BASE_INDEX))
+                    raise RateError(f"no {method} file fits in {budget} bytes; the smallest one is "
+                                    f"{smallest} bytes ({smallest * 8 / signal.spec.num_points:.3f} bpp)")
+                config = dataclasses.replace(config, width=max(MIN_WIDTH, config.width * 2 // 3))
+                log.message(f"rate control: nothing fits, refitting with width {config.width}")
+                continue
+        model = model.to(dev)
+        model.step_indices = assign_steps(model, base)
+        fit_quantized(model, signal, fit_cfg, quiet, batch_gen)
+        model = model.cpu()
+        data = _pack(model, signal.spec, base)
+        while budget is not None and len(data) > budget:
+            # QAT moved the weights a little; coarsen until the cap holds again.
+            base += 1
+            data = _pack(model, signal.spec, base)
+            tried.append(("width", config.width, "base_index", base, len(data)))
+            log.message(f"rate control: after QAT, base step index {base}: {len(data)} bytes")
+        break
+    quality = _decoded_psnr(model, signal, base)
+    return EncodeResult(data, quality, bits_per_sample(len(data), signal.spec.num_points),
+                        time.monotonic() - start, method, dataclasses.asdict(config), base, tried)
+
+
+def encode(source, **options) -> bytes:
+    """Compress an image (a path or a uint8/uint16 array, H×W or H×W×3) into .inrc bytes.
+
+    Options: method="siren", bpp= or size= (hard caps on the whole file), steps=, seed=, device=,
+    quiet=, and the method's config fields (siren: width, layers, omega0, pe_freqs).
+    """
+    return encode_report(source, **options).data
+
+
+def _read_bytes(source) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return Path(source).read_bytes()
+        except OSError as exc:
+            raise UnsupportedInput(f"cannot read {source}: {exc.strerror}") from None
+    raise UnsupportedInput(f"cannot decode a {type(source).__name__}; pass bytes or a path")
+
+
+def decode_signal(source, *, max_samples: int | None = None) -> tuple:
+    """(samples H×W×C, SignalSpec) of an .inrc file or bytes."""
+    parsed = container.unpack(_read_bytes(source), max_samples)
+    cls = MODELS.by_id(parsed.header.method_id)
+    config = cls.config_class.from_bytes(parsed.header.model_config)
+    spec = parsed.header.spec
+    if spec.kind != "image":
+        raise UnsupportedInput(f"this version decodes images only, the file holds {spec.kind}")
+    try:
+        model = cls(config, spec)
+    except (ValueError, RuntimeError) as exc:
+        raise CodecError(f"cannot build the {cls.name} model the file describes: {exc}") from None
+    decode_weights(model, parsed.section(TAG_WEIGHTS))
+    return from_values(model.render(), spec), spec
+
+
+def decode(source, *, max_samples: int | None = None) -> np.ndarray:
+    """Decompress .inrc bytes or a path into the image array (same shape and dtype as encoded)."""
+    samples, spec = decode_signal(source, max_samples=max_samples)
+    return to_array(samples, spec)
+
+
+def info(source, *, max_samples: int | None = None) -> dict:
+    """What an .inrc file holds, read from its header alone (nothing is fitted or rendered)."""
+    data = _read_bytes(source)
+    parsed = container.unpack(data, max_samples)
+    h = parsed.header
+    cls = MODELS.by_id(h.method_id)
+    config = cls.config_class.from_bytes(h.model_config)
+    spec = h.spec
+    return {
+        "kind": spec.kind,
+        "shape": list(spec.shape),
+        "channels": spec.channels,
+        "bit_depth": spec.bit_depth,
+        "method": cls.name,
+        "method_id": h.method_id,
+        "config": dataclasses.asdict(config),
+        "parameters": cls(config, spec).num_transmitted(),
+        "bytes": len(data),
+        "bpp": bits_per_sample(len(data), spec.num_points),
+        "version": f"{h.version[0]}.{h.version[1]}",
+        "format": spec.fmt,
+        "sections": [{"tag": t, "bytes": len(p)} for t, p in parsed.sections],
+    }

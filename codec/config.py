@@ -1,0 +1,79 @@
+"""Typed configuration. ModelConfig subclasses go on the wire in field order; FitConfig never does.
+
+Every field has a documented default. Wire serialisation is generic over the dataclass fields:
+int -> zigzag varint, float -> float32, bool -> one byte. Floats must be float32-representable so
+that encoder and decoder build the same network (checked in __post_init__).
+"""
+import dataclasses
+import struct
+from dataclasses import dataclass
+
+from inrcodec.errors import CorruptFile
+from inrcodec.formats.binary import Reader, f32, svarint
+
+
+def _as_f32(value: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in (float, "float") and _as_f32(value) != value:
+                object.__setattr__(self, f.name, _as_f32(value))
+
+    def to_bytes(self) -> bytes:
+        out = bytearray()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in (bool, "bool"):
+                out.append(int(value))
+            elif f.type in (int, "int"):
+                out += svarint(value)
+            elif f.type in (float, "float"):
+                out += f32(value)
+            else:
+                raise TypeError(f"field {f.name} has unsupported wire type {f.type}")
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        r = Reader(data, "model config")
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.type in (bool, "bool"):
+                values[f.name] = bool(r.u8())
+            elif f.type in (int, "int"):
+                values[f.name] = r.svarint()
+            else:
+                values[f.name] = r.f32()
+        r.expect_end()
+        try:
+            config = cls(**values)
+            config.validate()
+        except ValueError as exc:
+            raise CorruptFile(f"bad model config: {exc}") from exc
+        return config
+
+    def validate(self) -> None:
+        """Raise ValueError when a value is out of range (decoders call this on untrusted input)."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How the encoder fits (never stored in the file)."""
+
+    steps: int = 2000           # full-precision Adam steps
+    lr: float = 1e-3            # peak learning rate (cosine decay to lr/20 after a short warm-up)
+    batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch)
+    qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
+                                # phase; -1 = 15 % of `steps`
+    qat_lr: float = 1e-4
+    seed: int = 0
+    device: str = "auto"        # auto | cpu | cuda
+
+    @property
+    def quantized_steps(self) -> int:
+        return self.qat_steps if self.qat_steps >= 0 else round(0.15 * self.steps)

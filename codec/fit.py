@@ -1,0 +1,87 @@
+"""The overfitting loop: a full-precision phase, then a quantization-aware phase.
+
+Mini-batches of random coordinates keep CPU encodes in minutes: a full-batch step on a
+768×512 image costs about 1.5 s on 2 cores (DESIGN.md §6), a 32k-point step about 1/12 of it.
+"""
+import math
+
+import torch
+
+from inrcodec.config import FitConfig
+from inrcodec.errors import UnsupportedInput
+from inrcodec.progress import Progress
+from inrcodec.signal import Signal, axis_coords, grid_coords
+
+_WARMUP_FRACTION = 0.02
+_FINAL_LR_FRACTION = 0.05
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UnsupportedInput("--device cuda was asked for, but torch sees no CUDA device")
+    if name not in ("cpu", "cuda"):
+        raise UnsupportedInput(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def lr_at(step: int, total: int, peak: float) -> float:
+    """Linear warm-up, then cosine decay to a small fraction of the peak."""
+    warmup = max(1, int(total * _WARMUP_FRACTION))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    low = peak * _FINAL_LR_FRACTION
+    return low + 0.5 * (peak - low) * (1.0 + math.cos(math.pi * t))
+
+
+def value_psnr(loss: float) -> float:
+    """PSNR of an MSE measured on values in [-1, 1] (peak-to-peak 2)."""
+    return 10.0 * math.log10(4.0 / max(loss, 1e-12))
+
+
+def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
+              quiet: bool, generator: torch.Generator) -> float:
+    """Adam on mini-batches (or the full grid); returns the mean loss of the last steps."""
+    if steps <= 0:
+        return float("nan")
+    device = next(model.parameters()).device
+    target = signal.values().to(device)
+    total = signal.spec.num_points
+    full = cfg.batch_points <= 0 or cfg.batch_points >= total
+    coords_full = grid_coords(signal.spec.shape, device) if full else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    progress = Progress(steps, label, quiet)
+    recent = []
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr)
+        if full:
+            coords, wanted = coords_full, target
+        else:
+            index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
+            coords, wanted = axis_coords(signal.spec.shape, index), target[index]
+        loss = torch.mean((model(coords) - wanted) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        recent.append(loss.item())
+        recent = recent[-20:]
+        mean_loss = sum(recent) / len(recent)
+        progress.update(step + 1, loss=mean_loss, psnr=value_psnr(mean_loss))
+    return sum(recent) / len(recent)
+
+
+def fit_float(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator) -> float:
+    model.quant_mode = None
+    return run_phase(model, signal, cfg.steps, cfg.lr, cfg, "fit", quiet, generator)
+
+
+def fit_quantized(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator) -> float:
+    """Fine-tune through straight-through rounding at the model's chosen steps."""
+    model.quant_mode = "ste"
+    try:
+        return run_phase(model, signal, cfg.quantized_steps, cfg.qat_lr, cfg, "qat", quiet, generator)
+    finally:
+        model.quant_mode = None

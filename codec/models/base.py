@@ -1,0 +1,88 @@
+"""Representation: the interface every method implements, and the quantized-parameter plumbing."""
+import math
+
+import torch
+from torch import nn
+
+from inrcodec.quantize import quantize, step_from_index
+from inrcodec.signal import SignalSpec, axis_coords
+
+
+class Representation(nn.Module):
+    """A network from coordinates (points, dims) in [-1, 1] to values (points, channels) in [-1, 1].
+
+    Subclasses set `config_class`, build their parameters in __init__(config, spec), implement
+    `forward_with(params, coords)` and `transmitted_names()`, and may override `step_scales()`.
+    """
+
+    config_class = None
+    name = "?"
+    wire_id = 0
+
+    def __init__(self, config, spec: SignalSpec):
+        super().__init__()
+        self.config = config
+        self.spec = spec
+        self.step_indices = None  # {name: step table index} once quantization is on
+        self.quant_mode = None    # None (float), "ste", "noise"
+
+    # -- what subclasses provide ------------------------------------------------------------
+    def transmitted_names(self) -> list:
+        raise NotImplementedError
+
+    def forward_with(self, params: dict, coords: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step_scales(self) -> dict:
+        """Relative sensitivity: a tensor's step is base_step * scale (smaller = finer)."""
+        return {name: 1.0 for name in self.transmitted_names()}
+
+    # -- shared machinery -------------------------------------------------------------------
+    def transmitted(self) -> list:
+        return [(name, getattr(self, name)) for name in self.transmitted_names()]
+
+    def num_transmitted(self) -> int:
+        return sum(p.numel() for _, p in self.transmitted())
+
+    def steps(self) -> dict:
+        return {name: step_from_index(i) for name, i in self.step_indices.items()}
+
+    def effective_params(self) -> dict:
+        params = dict(self.transmitted())
+        if self.quant_mode is None or self.step_indices is None:
+            return params
+        steps = self.steps()
+        return {name: quantize(p, steps[name], self.quant_mode) for name, p in params.items()}
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        return self.forward_with(self.effective_params(), coords)
+
+    @torch.no_grad()
+    def render(self, chunk_points: int = 1 << 16) -> torch.Tensor:
+        """Values on the whole grid, (points, channels), evaluated in chunks to bound memory."""
+        device = next(self.parameters()).device
+        params = self.effective_params()
+        total = self.spec.num_points
+        out = torch.empty(total, self.spec.channels, device=device)
+        for start in range(0, total, chunk_points):
+            index = torch.arange(start, min(start + chunk_points, total), device=device)
+            out[start:start + len(index)] = self.forward_with(params, axis_coords(self.spec.shape, index))
+        return out
+
+    def load_symbols(self, symbols: dict, step_indices: dict) -> None:
+        """Fill the parameters from decoded integers (the decoder's path)."""
+        with torch.no_grad():
+            for name, p in self.transmitted():
+                step = step_from_index(step_indices[name])
+                p.copy_(torch.as_tensor(symbols[name], dtype=torch.float32).reshape(p.shape) * step)
+        self.step_indices = dict(step_indices)
+        self.quant_mode = None
+
+
+def uniform_(t: torch.Tensor, bound: float, generator) -> torch.Tensor:
+    with torch.no_grad():
+        return t.uniform_(-bound, bound, generator=generator)
+
+
+def fan_in_bound(fan_in: int) -> float:
+    return 1.0 / math.sqrt(fan_in)

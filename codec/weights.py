@@ -1,0 +1,45 @@
+"""A model's transmitted tensors <-> the weight section: step indices, then entropy-coded integers."""
+import math
+
+import torch
+
+from inrcodec import entropy
+from inrcodec.errors import CorruptFile
+from inrcodec.formats.binary import Reader, svarint
+from inrcodec.quantize import STEP_INDEX_MAX, STEP_INDEX_MIN, quantize, step_from_index
+
+TAG_WEIGHTS = 1
+
+
+def assign_steps(model, base_index: int) -> dict:
+    """Per-tensor step indices: the base step scaled by each tensor's sensitivity (step_scales)."""
+    indices = {}
+    for name, scale in model.step_scales().items():
+        index = base_index + round(4.0 * math.log2(scale))
+        indices[name] = min(max(index, STEP_INDEX_MIN), STEP_INDEX_MAX)
+    return indices
+
+
+def encode_weights(model, step_indices: dict) -> bytes:
+    out = bytearray()
+    symbols = []
+    for name, p in model.transmitted():
+        index = step_indices[name]
+        out += svarint(index)
+        symbols.append(quantize(p.detach().cpu(), step_from_index(index), "symbols").reshape(-1).numpy())
+    return bytes(out) + entropy.encode_tensors(symbols)
+
+
+def decode_weights(model, payload: bytes) -> None:
+    """Fill an empty model from a weight section (validates everything it reads)."""
+    names = model.transmitted_names()
+    r = Reader(payload, "weight section")
+    indices = {}
+    for name in names:
+        index = r.svarint()
+        if not STEP_INDEX_MIN <= index <= STEP_INDEX_MAX:
+            raise CorruptFile(f"step index {index} out of range")
+        indices[name] = index
+    counts = [p.numel() for _, p in model.transmitted()]
+    tensors = entropy.decode_tensors(payload[r.pos:], counts)
+    model.load_symbols({name: torch.from_numpy(t) for name, t in zip(names, tensors)}, indices)
