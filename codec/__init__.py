@@ -1,4 +1,5 @@
 """inrcodec: compress a signal by overfitting a small neural network to it and coding its weights."""
+from inrcodec import metrics
 from inrcodec.api import decode, encode, info
 from inrcodec.errors import CodecError, CorruptFile, LimitExceeded, RateError, UnsupportedInput
 

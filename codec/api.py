@@ -165,6 +165,11 @@ def _read_bytes(source) -> bytes:
     raise UnsupportedInput(f"cannot decode a {type(source).__name__}; pass bytes or a path")
 
 
+def read_spec(source, *, max_samples: int | None = None):
+    """The SignalSpec in an .inrc file's header (validated; nothing is decoded)."""
+    return container.unpack(_read_bytes(source), max_samples).header.spec
+
+
 def decode_signal(source, *, max_samples: int | None = None) -> tuple:
     """(samples H×W×C, SignalSpec) of an .inrc file or bytes."""
     parsed = container.unpack(_read_bytes(source), max_samples)

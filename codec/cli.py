@@ -87,10 +87,12 @@ def _encode(args) -> None:
 
 
 def _decode(args) -> None:
-    samples, spec = api.decode_signal(args.input, max_samples=args.max_samples)
+    # Settle the output from the header alone, so a refusal costs nothing.
+    spec = api.read_spec(args.input, max_samples=args.max_samples)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(formats.default_extension(spec))
-    fmt = formats.output_format(spec, output)
     check_output(output, [args.input], args.force)
+    fmt = formats.output_format(spec, output)
+    samples, spec = api.decode_signal(args.input, max_samples=args.max_samples)
     atomic_write(output, lambda temp: formats.write(samples, spec, temp, fmt))
     if not args.quiet:
         print(f"{output}: {'x'.join(map(str, spec.shape))}, {spec.channels} channel(s), "
