@@ -53,7 +53,7 @@ def _param_count(cls, config, spec) -> int:
 
 def _sized_config(cls, spec, budget: int | None, overrides: dict):
     """The model config: explicit options win; otherwise the width is sized from the byte budget."""
-    config = cls.config_class(**overrides)
+    config = cls.default_config(spec, **overrides)
     if budget is None or "width" in overrides:
         return config
     target_params = budget * 8 / ratecontrol.BITS_PER_PARAM

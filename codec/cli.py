@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--seed", type=int, default=0)
     enc.add_argument("--width", type=_positive_int, help="neurons per layer (default: sized from the rate)")
     enc.add_argument("--layers", type=_positive_int, help="sine layers (default 4)")
-    enc.add_argument("--omega0", type=_positive_float, help="SIREN frequency (default 30)")
+    enc.add_argument("--omega0", type=_positive_float, help="SIREN frequency of the hidden layers (default 30)")
+    enc.add_argument("--omega0-first", type=_positive_float, help="SIREN frequency of the first layer (default 30)")
     enc.add_argument("--pe-freqs", type=_non_negative_int, help="positional-encoding frequencies (default 0)")
     enc.add_argument("--force", action="store_true", help="overwrite an existing output")
     enc.add_argument("--quiet", action="store_true", help="no progress and no summary")
@@ -78,7 +79,8 @@ def _encode(args) -> None:
     result = api.encode_report(
         args.input, method=args.method, bpp=args.bpp, size=args.size, steps=args.steps, seed=args.seed,
         device=args.device, quiet=args.quiet, verbose=args.verbose and not args.quiet,
-        width=args.width, layers=args.layers, omega0=args.omega0, pe_freqs=args.pe_freqs)
+        width=args.width, layers=args.layers, omega0=args.omega0, omega0_first=args.omega0_first,
+        pe_freqs=args.pe_freqs)
     check_output(output, [args.input], args.force)  # it may have appeared during a long encode
     atomic_write(output, lambda temp: temp.write_bytes(result.data))
     if not args.quiet:

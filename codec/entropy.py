@@ -112,6 +112,17 @@ def encode_tensors(tensors) -> bytes:
     return bytes(out)
 
 
+def _decode_or_raise(decoder, model, count: int) -> np.ndarray:
+    """constriction asserts on words that its model cannot have produced; that is a corrupt file.
+    (Its Rust panics derive from BaseException, so a plain `except Exception` would miss them.)"""
+    try:
+        return decoder.decode(model, count)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        raise CorruptFile(f"entropy-coded data is invalid ({exc})") from None
+
+
 def decode_tensors(data: bytes, expected_counts) -> list:
     """Inverse of encode_tensors; `expected_counts` comes from the model's architecture."""
     r = Reader(data, "weight section")
@@ -144,6 +155,6 @@ def decode_tensors(data: bytes, expected_counts) -> list:
         elif model.hi == model.lo:
             tensors.append(np.full(count, model.lo, dtype=np.int64))
         else:
-            symbols = decoder.decode(_constriction_model(model), count)
+            symbols = _decode_or_raise(decoder, _constriction_model(model), count)
             tensors.append(symbols.astype(np.int64) + model.lo)
     return tensors

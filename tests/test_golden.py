@@ -47,4 +47,4 @@ def test_golden_files_match_their_source_images():
         expected = np.asarray(Image.open(DATA / f"{name}.png"))
         original = make()
         peak = 255 if original.dtype == np.uint8 else 65535
-        assert inrcodec.metrics.psnr(expected, original, peak) > 28
+        assert inrcodec.metrics.psnr(expected, original, peak) > 25

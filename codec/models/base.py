@@ -27,6 +27,11 @@ class Representation(nn.Module):
         self.quant_mode = None    # None (float), "ste", "noise"
 
     # -- what subclasses provide ------------------------------------------------------------
+    @classmethod
+    def default_config(cls, spec: SignalSpec, **overrides):
+        """The config for this signal when the user sets only `overrides` (the rest may depend on spec)."""
+        return cls.config_class(**overrides)
+
     def transmitted_names(self) -> list:
         raise NotImplementedError
 
