@@ -19,12 +19,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import inrcodec
+from inrcodec import metrics
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGES = REPO.parent / "shared" / "corpus" / "image"
-CODECS = ("inrcodec", "jpeg", "webp")
-# q=2 is JPEG's floor in practice; it stretches the sweep low enough to match 0.25 bpp on most images.
-JPEG_QUALITIES = (2, 5, 10, 20, 30, 50, 70, 80, 90)
-WEBP_QUALITIES = (0, 5, 15, 30, 50, 70, 80, 90)
+CLASSICAL = {  # Pillow codec: (quality sweep, save options besides quality)
+    # q=2 is JPEG's floor in practice; it stretches the sweep low enough to match 0.25 bpp on most images.
+    "jpeg": ((2, 5, 10, 20, 30, 50, 70, 80, 90), {}),
+    "webp": ((0, 5, 15, 30, 50, 70, 80, 90), {"method": 4}),
+    "avif": ((5, 10, 25, 40, 55, 70, 80, 90), {"speed": 6}),
+}
+CODECS = ("inrcodec", *CLASSICAL)
 PUBLISHED = {  # (bpp, PSNR) on all 24 Kodak images
     "COIN": [(0.160, 24.64), (0.307, 26.41), (0.611, 28.41), (1.209, 30.64)],
     "Strümpler et al.": [(0.083, 25.56), (0.155, 27.02), (0.249, 28.28), (0.784, 32.14)],
@@ -40,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--tag", default="", help="suffix for the output file names")
+    p.add_argument("--from-json", type=Path, help="rewrite the tables and plot of an earlier run's JSON")
     return p.parse_args(argv)
 
 
@@ -76,9 +83,7 @@ def psnr(original, decoded):
     """PSNR in dB over all subpixels, peak = the dtype's maximum."""
     if decoded.shape != original.shape:
         raise ValueError(f"decoded shape {decoded.shape} != original {original.shape}")
-    peak = float(np.iinfo(original.dtype).max)
-    mse = np.mean((original.astype(np.float64) - decoded.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(peak * peak / mse)
+    return metrics.psnr(original, decoded, float(np.iinfo(original.dtype).max))
 
 
 def point(image, codec, setting, file, pixels, psnr_db, enc_s, dec_s, error=None):
@@ -91,7 +96,7 @@ def point(image, codec, setting, file, pixels, psnr_db, enc_s, dec_s, error=None
 def run_pillow(codec, quality, path, original, workdir):
     """Save with Pillow at one quality, reopen from disk, and measure."""
     file = workdir / f"{path.stem}.{codec}.q{quality}"
-    options = {"quality": quality} if codec == "jpeg" else {"quality": quality, "method": 4}
+    options = {"quality": quality, **CLASSICAL[codec][1]}
     im = Image.fromarray(original)
     t0 = time.perf_counter()
     im.save(file, format=codec.upper(), **options)
@@ -106,8 +111,6 @@ def run_pillow(codec, quality, path, original, workdir):
 
 def run_inrcodec(target, steps, path, original, workdir):
     """Encode with a bpp cap, write the file, decode from the file path, and measure."""
-    import inrcodec
-
     setting = f"bpp={target:g}"
     file = workdir / f"{path.stem}.bpp{target:g}.inrc"
     try:
@@ -154,10 +157,27 @@ def matched_rows(points, targets):
         ok = [p for p in own if p["psnr"] is not None]
         row = {"target": target, "images": len(own), "failed": len(own) - len(ok),
                "bpp": mean([p["bpp"] for p in ok]), "psnr": mean([p["psnr"] for p in ok])}
-        for codec in ("jpeg", "webp"):
+        for codec in CLASSICAL:
             row[codec] = mean([interp_psnr([q for q in points if q["codec"] == codec and q["image"] == p["image"]],
                                            p["bpp"]) for p in ok])
         rows.append(row)
+    return rows
+
+
+def bd_rates(points):
+    """Per image: inrcodec's BD-rate (%) against JPEG and WebP over the PSNR range both cover."""
+    rows = {}
+    for image in dict.fromkeys(p["image"] for p in points if p["codec"] == "inrcodec"):
+        ours = [p for p in points if p["codec"] == "inrcodec" and p["image"] == image and p["psnr"] is not None]
+        row = {}
+        for codec in CLASSICAL:
+            ref = [p for p in points if p["codec"] == codec and p["image"] == image and p["psnr"] is not None]
+            try:
+                row[codec] = metrics.bd_rate([p["bpp"] for p in ref], [p["psnr"] for p in ref],
+                                             [p["bpp"] for p in ours], [p["psnr"] for p in ours])
+            except ValueError:  # fewer than two points, or no PSNR overlap
+                row[codec] = None
+        rows[image] = row
     return rows
 
 
@@ -197,24 +217,34 @@ def fmt(value, n=None, total=None, digits=2):
     return f"{text} (n={n})" if n is not None and n != total else text
 
 
+NAMES = {"jpeg": "JPEG", "webp": "WebP", "avif": "AVIF"}
+
+
+def pct(value):
+    return "–" if value is None else f"{value:+.1f} %"
+
+
 def write_markdown(file, report):
     points, m = report["points"], report["machine"]
     steps = report["steps"] if report["steps"] is not None else "codec default"
+    present = [c for c in CLASSICAL if any(p["codec"] == c for p in points)]
+    names = [NAMES[c] for c in present]
     lines = [f"# Image rate-distortion ({report['date']})", "",
              f"Images: {', '.join(report['images'])}. inrcodec steps: {steps}.",
              f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
              f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.", "",
-             "Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. JPEG/WebP PSNR is "
+             f"Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. {'/'.join(names)} PSNR is "
              "interpolated (linear in log-bpp) at each image's inrcodec bpp, then averaged; "
              "(n=…) marks a mean over fewer images.", ""]
     if report["matched"]:
         lines += ["## Matched rates (mean over images)", "",
-                  "| target bpp | inrcodec bpp | inrcodec PSNR | JPEG PSNR | WebP PSNR | failed |",
-                  "|---:|---:|---:|---:|---:|---:|"]
+                  "| target bpp | inrcodec bpp | inrcodec PSNR | " + " | ".join(f"{n} PSNR" for n in names)
+                  + " | failed |", "|---:|---:|---:|" + "---:|" * len(present) + "---:|"]
         for r in report["matched"]:
             n = r["psnr"][1]
+            cells = " | ".join(fmt(*r[c], n) for c in present)
             lines.append(f"| {r['target']:g} | {fmt(r['bpp'][0], digits=4)} | {fmt(*r['psnr'], n)} | "
-                         f"{fmt(*r['jpeg'], n)} | {fmt(*r['webp'], n)} | {r['failed']} |")
+                         f"{cells} | {r['failed']} |")
         lines += ["", "## inrcodec per image", "",
                   "| image | target bpp | bytes | bpp | PSNR | encode s | decode s |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
@@ -225,13 +255,18 @@ def write_markdown(file, report):
                 else:
                     lines.append(f"| {p['image']} | {p['setting'][4:]} | {p['bytes']} | {p['bpp']:.4f} | "
                                  f"{p['psnr']:.2f} | {p['enc_s']:.1f} | {p['dec_s']:.2f} |")
-    for codec in ("jpeg", "webp"):
+    if report.get("bd_rate"):
+        lines += ["", "## BD-rate of inrcodec (log-rate vs PSNR, piecewise cubic; negative = fewer bits)", "",
+                  "| image | " + " | ".join(f"vs {n}" for n in names) + " |", "|---|" + "---:|" * len(present)]
+        for image, row in report["bd_rate"].items():
+            lines.append(f"| {image} | " + " | ".join(pct(row.get(c)) for c in present) + " |")
+        report["bd_rate_mean"] = {c: mean([r.get(c) for r in report["bd_rate"].values()])[0] for c in present}
+        lines.append("| mean | " + " | ".join(pct(report["bd_rate_mean"][c]) for c in present) + " |")
+    for codec in present:
         rows = sweep_means(points, codec)
-        if rows:
-            lines += ["", f"## {codec.upper()} sweep (mean over images)", "",
-                      "| setting | bpp | PSNR |", "|---|---:|---:|"]
-            total = len(report["images"])
-            lines += [f"| {s} | {b:.4f} | {fmt(v, n, total)} |" for s, b, v, n in rows]
+        lines += ["", f"## {NAMES[codec]} sweep (mean over images)", "", "| setting | bpp | PSNR |", "|---|---:|---:|"]
+        total = len(report["images"])
+        lines += [f"| {s} | {b:.4f} | {fmt(v, n, total)} |" for s, b, v, n in rows]
     file.write_text("\n".join(lines) + "\n")
 
 
@@ -244,10 +279,10 @@ def write_plot(file, report):
     fig, ax = plt.subplots(figsize=(7, 5))
     ours = [(r["bpp"][0], r["psnr"][0]) for r in report["matched"] if r["bpp"][0] is not None]
     curves = {"inrcodec": ours} if ours else {}
-    for codec in ("jpeg", "webp"):
+    for codec in CLASSICAL:
         rows = sweep_means(report["points"], codec)
         if rows:
-            curves[codec.upper()] = sorted((b, v) for _, b, v, _ in rows)
+            curves[NAMES[codec]] = sorted((b, v) for _, b, v, _ in rows)
     for label, pts in curves.items():
         ax.plot(*zip(*pts), marker="o", label=f"{label} (this run)")
     for label, pts in PUBLISHED.items():
@@ -274,8 +309,22 @@ def json_safe(value):
     return value
 
 
+def rewrite(json_file):
+    """Recompute the derived tables (matched rates, BD-rate) and the plot from a saved run."""
+    report = json.loads(json_file.read_text())
+    report["matched"] = matched_rows(report["points"], report["targets_bpp"])
+    report["bd_rate"] = bd_rates(report["points"])
+    stem = json_file.with_suffix("")
+    write_markdown(Path(f"{stem}.md"), report)
+    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+    write_plot(Path(f"{stem}.png"), report)
+    print(f"rewrote {stem}.md, .json, .png", file=sys.stderr)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        return rewrite(args.from_json)
     paths = find_images(args.images, args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
@@ -287,7 +336,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="rd_image_") as tmp:
         workdir = Path(tmp)
         # Classical sweeps first: they take seconds, and the matched-rate table needs them.
-        for codec, qualities in (("jpeg", JPEG_QUALITIES), ("webp", WEBP_QUALITIES)):
+        for codec, (qualities, _) in CLASSICAL.items():
             if codec not in args.codecs:
                 continue
             for path, original in originals.items():
@@ -309,9 +358,10 @@ def main(argv=None):
                     # Saved after every point, so an interrupted long run keeps what it measured.
                     Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
             report["matched"] = matched_rows(report["points"], args.bpp)
+            report["bd_rate"] = bd_rates(report["points"])
 
-    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
     write_markdown(Path(f"{stem}.md"), report)
+    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
     write_plot(Path(f"{stem}.png"), report)
     print(f"wrote {stem}.json, .md, .png", file=sys.stderr)
 

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrcodec import formats, ratecontrol
+from inrcodec import formats, metrics, ratecontrol
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, RateError, UnsupportedInput
 from inrcodec.fit import fit_float, fit_quantized, resolve_device
 from inrcodec.formats import container
-from inrcodec.metrics import bits_per_sample, psnr
 from inrcodec.models import siren  # noqa: F401  (registers the methods)
 from inrcodec.progress import Progress
 from inrcodec.registry import MODELS
@@ -34,7 +33,7 @@ class EncodeResult:
     method: str
     config: dict
     base_index: int
-    tried: list = field(default_factory=list)  # rate-control probes: (what, value, bytes)
+    tried: list = field(default_factory=list)  # rate-control probes: {width, base_index, bytes}
 
 
 def _load(source) -> Signal:
@@ -77,18 +76,18 @@ def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
         samples = from_values(model.render(), signal.spec)
     finally:
         model.quant_mode = None
-    return psnr(samples, signal.samples, signal.spec.max_value)
+    return metrics.psnr(samples, signal.samples, signal.spec.max_value)
 
 
 def encode_report(source, *, method: str = "siren", bpp: float | None = None, size: int | None = None,
-                  steps: int | None = None, seed: int = 0, device: str = "auto", quiet: bool = True,
-                  verbose: bool = False, fit: FitConfig | None = None, **model_options) -> EncodeResult:
+                  psnr: float | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
+                  quiet: bool = True, verbose: bool = False, fit: FitConfig | None = None,
+                  **model_options) -> EncodeResult:
     """Encode and say how it went (the CLI's summary line comes from here)."""
     start = time.monotonic()
     signal = _load(source)
     cls = MODELS.get(method)
-    fit_cfg = fit or FitConfig()
-    fit_cfg = dataclasses.replace(fit_cfg, seed=seed, device=device,
+    fit_cfg = dataclasses.replace(fit or FitConfig(), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))
     if fit_cfg.steps < 0:
         raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")
@@ -97,52 +96,104 @@ def encode_report(source, *, method: str = "siren", bpp: float | None = None, si
         raise UnsupportedInput(f"unknown option(s) for {method}: {', '.join(sorted(unknown))}")
     overrides = {k: v for k, v in model_options.items() if v is not None}
     budget = ratecontrol.budget_bytes(bpp, size, signal.spec.num_points)
+    if psnr is not None and budget is not None:
+        raise RateError("give either a size cap (bpp/size) or a PSNR target, not both")
+    if psnr is not None and not (psnr > 0 and math.isfinite(psnr)):
+        raise RateError(f"the PSNR target must be a positive number of dB, got {psnr}")
+    job = _Job(signal, cls, fit_cfg, overrides, quiet, Progress(1, "", quiet=not verbose))
     config = _sized_config(cls, signal.spec, budget, overrides)
     try:
         config.validate()
     except ValueError as exc:
         raise UnsupportedInput(str(exc)) from None
-    dev = resolve_device(fit_cfg.device)
-    log = Progress(1, "", quiet=not verbose)
-    tried = []
-    while True:
-        torch.manual_seed(seed)  # for any op we do not hand a generator
-        init_gen = torch.Generator().manual_seed(seed)
-        model = cls(config, signal.spec, generator=init_gen).to(dev)
-        batch_gen = torch.Generator().manual_seed(seed + 1)
-        fit_float(model, signal, fit_cfg, quiet, batch_gen)
-        model = model.cpu()
-        if budget is None:
-            base = DEFAULT_BASE_INDEX
-        else:
-            probes = []
-            base = ratecontrol.finest_fitting_index(lambda i: _pack(model, signal.spec, i), budget, probes)
-            tried += [("width", config.width, "base_index", i, n) for i, n in probes]
-            for entry in tried[-len(probes):]:
-                log.message(f"rate control: width {entry[1]} base step index {entry[3]}: {entry[4]} bytes")
-            if base is None:
-                if config.width <= MIN_WIDTH or "width" in overrides:
-                    smallest = len(_pack(model, signal.spec, ratecontrol.COARSEST_BASE_INDEX))
-                    raise RateError(f"no {method} file fits in {budget} bytes; the smallest one is "
-                                    f"{smallest} bytes ({smallest * 8 / signal.spec.num_points:.3f} bpp)")
-                config = dataclasses.replace(config, width=max(MIN_WIDTH, config.width * 2 // 3))
-                log.message(f"rate control: nothing fits, refitting with width {config.width}")
-                continue
-        model = model.to(dev)
-        model.step_indices = assign_steps(model, base)
-        fit_quantized(model, signal, fit_cfg, quiet, batch_gen)
-        model = model.cpu()
-        data = _pack(model, signal.spec, base)
-        while budget is not None and len(data) > budget:
-            # QAT moved the weights a little; coarsen until the cap holds again.
-            base += 1
-            data = _pack(model, signal.spec, base)
-            tried.append(("width", config.width, "base_index", base, len(data)))
-            log.message(f"rate control: after QAT, base step index {base}: {len(data)} bytes")
-        break
+
+    if psnr is not None:
+        model, base = job.fit_for_quality(config, psnr)
+    else:
+        model, base = job.fit_for_budget(config, budget)
+    job.fine_tune(model, base)
+    data = job.probe(model, base)
+    while budget is not None and len(data) > budget:
+        # QAT moved the weights a little; coarsen until the cap holds again.
+        base += 1
+        if base > ratecontrol.COARSEST_BASE_INDEX:
+            raise RateError(f"no {method} file fits in {budget} bytes after quantization-aware fitting")
+        data = job.probe(model, base)
     quality = _decoded_psnr(model, signal, base)
-    return EncodeResult(data, quality, bits_per_sample(len(data), signal.spec.num_points),
-                        time.monotonic() - start, method, dataclasses.asdict(config), base, tried)
+    while psnr is not None and quality < psnr:
+        # QAT rarely lowers the PSNR at a step; when it does, refine until the target holds.
+        base -= 1
+        if base < ratecontrol.FINEST_BASE_INDEX:
+            raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
+        data, quality = job.probe(model, base), _decoded_psnr(model, signal, base)
+    return EncodeResult(data, quality, metrics.bits_per_sample(len(data), signal.spec.num_points),
+                        time.monotonic() - start, method, dataclasses.asdict(model.config), base, job.tried)
+
+
+@dataclass
+class _Job:
+    """One encode's state: the signal, the fitting recipe, and a log of what rate control tried."""
+
+    signal: Signal
+    cls: type
+    fit_cfg: FitConfig
+    overrides: dict
+    quiet: bool
+    log: Progress
+    tried: list = field(default_factory=list)
+    batch_gen: torch.Generator = None
+
+    def probe(self, model, base: int) -> bytes:
+        data = _pack(model, self.signal.spec, base)
+        self.tried.append({"width": model.config.width, "base_index": base, "bytes": len(data)})
+        self.log.message(f"rate control: width {model.config.width}, base step index {base}: {len(data)} bytes")
+        return data
+
+    def fitted(self, config):
+        seed = self.fit_cfg.seed
+        torch.manual_seed(seed)  # for any op we do not hand a generator
+        dev = resolve_device(self.fit_cfg.device)
+        model = self.cls(config, self.signal.spec, generator=torch.Generator().manual_seed(seed)).to(dev)
+        self.batch_gen = torch.Generator().manual_seed(seed + 1)
+        fit_float(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen)
+        return model.cpu()
+
+    def fine_tune(self, model, base: int) -> None:
+        model.to(resolve_device(self.fit_cfg.device))
+        model.step_indices = assign_steps(model, base)
+        fit_quantized(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen)
+        model.cpu()
+
+    def fit_for_budget(self, config, budget: int | None):
+        """Fit, then take the finest step that fits the budget; refit narrower if nothing fits."""
+        while True:
+            model = self.fitted(config)
+            if budget is None:
+                return model, DEFAULT_BASE_INDEX
+            base = ratecontrol.finest_fitting_index(lambda i: self.probe(model, i), budget)
+            if base is not None:
+                return model, base
+            if config.width <= MIN_WIDTH or "width" in self.overrides:
+                smallest = len(_pack(model, self.signal.spec, ratecontrol.COARSEST_BASE_INDEX))
+                raise RateError(f"no {self.cls.name} file fits in {budget} bytes; the smallest one is {smallest} "
+                                f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bpp)")
+            config = dataclasses.replace(config, width=max(MIN_WIDTH, config.width * 2 // 3))
+            self.log.message(f"rate control: nothing fits, refitting with width {config.width}")
+
+    def fit_for_quality(self, config, target: float):
+        """Fit, widening until the float fit reaches the target; then the coarsest step that keeps it."""
+        for attempt in range(ratecontrol.MAX_WIDENINGS + 1):
+            model = self.fitted(config)
+            best = _decoded_psnr(model, self.signal, ratecontrol.FINEST_BASE_INDEX)
+            self.log.message(f"rate control: width {config.width} reaches {best:.2f} dB before quantization")
+            if best >= target + ratecontrol.PSNR_MARGIN_DB:
+                break
+            if "width" in self.overrides or attempt == ratecontrol.MAX_WIDENINGS:
+                raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at width "
+                                f"{config.width}; allow more --steps or a larger --width")
+            config = dataclasses.replace(config, width=min(512, config.width * 3 // 2))
+        base = ratecontrol.coarsest_reaching_index(lambda i: _decoded_psnr(model, self.signal, i), target)
+        return model, base
 
 
 def encode(source, **options) -> bytes:
@@ -210,7 +261,7 @@ def info(source, *, max_samples: int | None = None) -> dict:
         "config": dataclasses.asdict(config),
         "parameters": cls(config, spec).num_transmitted(),
         "bytes": len(data),
-        "bpp": bits_per_sample(len(data), spec.num_points),
+        "bpp": metrics.bits_per_sample(len(data), spec.num_points),
         "version": f"{h.version[0]}.{h.version[1]}",
         "format": spec.fmt,
         "sections": [{"tag": t, "bytes": len(p)} for t, p in parsed.sections],

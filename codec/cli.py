@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--bpp", type=_positive_float, help="hard cap on bits per pixel (whole file)")
     rate.add_argument("--size", type=_positive_int, help="hard cap on the file size in bytes")
+    rate.add_argument("--psnr", type=_positive_float, help="smallest file whose decoded PSNR reaches this (dB)")
     enc.add_argument("--steps", type=_non_negative_int, help="fitting steps (default 2000)")
     enc.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     enc.add_argument("--seed", type=int, default=0)
@@ -77,8 +78,8 @@ def _encode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".inrc")
     check_output(output, [args.input], args.force)
     result = api.encode_report(
-        args.input, method=args.method, bpp=args.bpp, size=args.size, steps=args.steps, seed=args.seed,
-        device=args.device, quiet=args.quiet, verbose=args.verbose and not args.quiet,
+        args.input, method=args.method, bpp=args.bpp, size=args.size, psnr=args.psnr, steps=args.steps,
+        seed=args.seed, device=args.device, quiet=args.quiet, verbose=args.verbose and not args.quiet,
         width=args.width, layers=args.layers, omega0=args.omega0, omega0_first=args.omega0_first,
         pe_freqs=args.pe_freqs)
     check_output(output, [args.input], args.force)  # it may have appeared during a long encode

@@ -1,8 +1,8 @@
-"""Rate control, in its simplest honest form: size the network from the budget, fit once, then take
-the finest quantization step whose whole file fits the cap.
+"""Rate control: size the network, fit once, then bisect the quantization step.
 
-The file size falls monotonically (up to entropy-coder noise) as the step grows, so a bisection over
-the step table finds the finest fitting step in about log2(table) packings, with no refit.
+A size cap (bpp, size) takes the finest step whose whole file fits; a PSNR target takes the
+coarsest step whose decoded PSNR still reaches it. File size falls and PSNR falls (up to noise) as
+the step grows, so each bisection costs about log2(table) packings or renders, with no refit.
 """
 from inrcodec.errors import RateError
 
@@ -12,6 +12,8 @@ from inrcodec.errors import RateError
 BITS_PER_PARAM = 6.0
 COARSEST_BASE_INDEX = 0      # base step 1.0: beyond this, the network is noise
 FINEST_BASE_INDEX = -60      # base step 2**-15
+MAX_WIDENINGS = 3            # refits allowed when a PSNR target is out of the first width's reach
+PSNR_MARGIN_DB = 0.1         # the float fit must beat the target by this much: quantization costs something
 
 
 def budget_bytes(bpp: float | None, size: int | None, num_points: int) -> int | None:
@@ -28,18 +30,16 @@ def budget_bytes(bpp: float | None, size: int | None, num_points: int) -> int | 
     return None
 
 
-def finest_fitting_index(pack_at, cap: int, tried: list) -> int | None:
+def finest_fitting_index(pack_at, cap: int) -> int | None:
     """Smallest base step index whose packed file is <= cap bytes, or None if even the coarsest is too big.
 
-    `pack_at(index) -> bytes`; every probe is appended to `tried` as (index, bytes).
+    `pack_at(index) -> bytes` is called about log2(table size) times.
     """
     def size_at(index):
         try:
-            n = len(pack_at(index))
+            return len(pack_at(index))
         except ValueError:  # a step so fine the symbols leave the coder's alphabet
-            n = float("inf")
-        tried.append((index, n))
-        return n
+            return float("inf")
 
     lo, hi = FINEST_BASE_INDEX - 1, COARSEST_BASE_INDEX
     if size_at(hi) > cap:
@@ -51,3 +51,17 @@ def finest_fitting_index(pack_at, cap: int, tried: list) -> int | None:
         else:
             lo = mid
     return hi
+
+
+def coarsest_reaching_index(psnr_at, target: float) -> int:
+    """Largest base step index whose decoded PSNR is >= target (FINEST_BASE_INDEX must reach it)."""
+    lo, hi = FINEST_BASE_INDEX, COARSEST_BASE_INDEX + 1
+    if psnr_at(COARSEST_BASE_INDEX) >= target:
+        return COARSEST_BASE_INDEX
+    while hi - lo > 1:  # invariant: lo reaches the target, hi does not (or is past the table)
+        mid = (lo + hi) // 2
+        if psnr_at(mid) >= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo

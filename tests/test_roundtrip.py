@@ -87,3 +87,35 @@ def test_unknown_options_are_refused(rgb8):
         inrcodec.encode(rgb8, widht=3)
     with pytest.raises(inrcodec.CodecError, match="unknown method"):
         inrcodec.encode(rgb8, method="nope")
+
+
+def test_rate_control_reports_its_probes(rgb8):
+    result = inrcodec.api.encode_report(rgb8, bpp=8.0, fit=FAST_FIT)
+    assert result.tried and all(set(t) == {"width", "base_index", "bytes"} for t in result.tried)
+    fitting = [t for t in result.tried if t["bytes"] <= 8.0 * 31 * 17 / 8]
+    assert fitting and len(result.data) <= 8.0 * 31 * 17 / 8
+    assert result.base_index >= min(t["base_index"] for t in fitting)
+
+
+@pytest.mark.parametrize("target", [30.0, 36.0])
+def test_psnr_target_is_reached_by_the_decoded_image(rgb8, target):
+    result = inrcodec.api.encode_report(rgb8, psnr=target, width=24, fit=FAST_FIT)
+    decoded = inrcodec.decode(result.data)
+    assert psnr(decoded, rgb8, 255) >= target
+    assert result.psnr == pytest.approx(psnr(decoded, rgb8, 255), abs=1e-6)
+
+
+def test_a_lower_psnr_target_gives_a_smaller_file(rgb8):
+    low = inrcodec.encode(rgb8, psnr=28.0, width=24, fit=FAST_FIT)
+    high = inrcodec.encode(rgb8, psnr=38.0, width=24, fit=FAST_FIT)
+    assert len(low) < len(high)
+
+
+def test_unreachable_psnr_says_so(rgb8):
+    with pytest.raises(inrcodec.RateError, match="out of reach"):
+        inrcodec.encode(rgb8, psnr=80.0, width=8, fit=FitConfig(steps=20, batch_points=0, qat_steps=0))
+
+
+def test_psnr_and_size_cap_are_exclusive(rgb8):
+    with pytest.raises(inrcodec.RateError, match="either"):
+        inrcodec.encode(rgb8, psnr=30.0, bpp=1.0)
