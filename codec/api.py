@@ -21,7 +21,6 @@ from inrcodec.signal import Signal, from_array, from_values, to_array
 from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
 
 DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
-MIN_WIDTH = 8
 
 
 @dataclass
@@ -33,7 +32,8 @@ class EncodeResult:
     method: str
     config: dict
     base_index: int
-    tried: list = field(default_factory=list)  # rate-control probes: {width, base_index, bytes}
+    knob: tuple = ()  # (name, value) of the method's size knob, e.g. ("width", 96)
+    tried: list = field(default_factory=list)  # rate-control probes: {knob name: value, base_index, bytes}
 
 
 def _load(source) -> Signal:
@@ -46,22 +46,12 @@ def _load(source) -> Signal:
     raise UnsupportedInput(f"cannot encode a {type(source).__name__}; pass a path or a numpy array")
 
 
-def _param_count(cls, config, spec) -> int:
-    return cls(config, spec).num_transmitted()
-
-
 def _sized_config(cls, spec, budget: int | None, overrides: dict):
-    """The model config: explicit options win; otherwise the width is sized from the byte budget."""
+    """The model config: explicit options win; otherwise the size knob is sized from the byte budget."""
     config = cls.default_config(spec, **overrides)
-    if budget is None or "width" in overrides:
+    if budget is None or cls.knob(config)[0] in overrides:
         return config
-    target_params = budget * 8 / ratecontrol.BITS_PER_PARAM
-    width = MIN_WIDTH
-    for w in range(MIN_WIDTH, 513, 2):
-        if _param_count(cls, dataclasses.replace(config, width=w), spec) > target_params:
-            break
-        width = w
-    return dataclasses.replace(config, width=width)
+    return cls.sized_config(config, spec, budget * 8 / ratecontrol.BITS_PER_PARAM)
 
 
 def _pack(model, spec, base_index: int) -> bytes:
@@ -87,7 +77,7 @@ def encode_report(source, *, method: str = "siren", bpp: float | None = None, si
     start = time.monotonic()
     signal = _load(source)
     cls = MODELS.get(method)
-    fit_cfg = dataclasses.replace(fit or FitConfig(), seed=seed, device=device,
+    fit_cfg = dataclasses.replace(fit or FitConfig(**cls.fit_defaults), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))
     if fit_cfg.steps < 0:
         raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")
@@ -127,7 +117,8 @@ def encode_report(source, *, method: str = "siren", bpp: float | None = None, si
             raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
         data, quality = job.probe(model, base), _decoded_psnr(model, signal, base)
     return EncodeResult(data, quality, metrics.bits_per_sample(len(data), signal.spec.num_points),
-                        time.monotonic() - start, method, dataclasses.asdict(model.config), base, job.tried)
+                        time.monotonic() - start, method, dataclasses.asdict(model.config), base,
+                        cls.knob(model.config), job.tried)
 
 
 @dataclass
@@ -145,9 +136,14 @@ class _Job:
 
     def probe(self, model, base: int) -> bytes:
         data = _pack(model, self.signal.spec, base)
-        self.tried.append({"width": model.config.width, "base_index": base, "bytes": len(data)})
-        self.log.message(f"rate control: width {model.config.width}, base step index {base}: {len(data)} bytes")
+        knob, value = self.cls.knob(model.config)
+        self.tried.append({knob: value, "base_index": base, "bytes": len(data)})
+        self.log.message(f"rate control: {knob} {value}, base step index {base}: {len(data)} bytes")
         return data
+
+    def pinned(self, config) -> bool:
+        """True when the user fixed the size knob, so rate control may not move it."""
+        return self.cls.knob(config)[0] in self.overrides
 
     def fitted(self, config):
         seed = self.fit_cfg.seed
@@ -173,25 +169,28 @@ class _Job:
             base = ratecontrol.finest_fitting_index(lambda i: self.probe(model, i), budget)
             if base is not None:
                 return model, base
-            if config.width <= MIN_WIDTH or "width" in self.overrides:
+            smaller = None if self.pinned(config) else self.cls.resized(config, 2 / 3)
+            if smaller is None:
                 smallest = len(_pack(model, self.signal.spec, ratecontrol.COARSEST_BASE_INDEX))
                 raise RateError(f"no {self.cls.name} file fits in {budget} bytes; the smallest one is {smallest} "
                                 f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bpp)")
-            config = dataclasses.replace(config, width=max(MIN_WIDTH, config.width * 2 // 3))
-            self.log.message(f"rate control: nothing fits, refitting with width {config.width}")
+            config = smaller
+            self.log.message("rate control: nothing fits, refitting with %s %s" % self.cls.knob(config))
 
     def fit_for_quality(self, config, target: float):
         """Fit, widening until the float fit reaches the target; then the coarsest step that keeps it."""
         for attempt in range(ratecontrol.MAX_WIDENINGS + 1):
             model = self.fitted(config)
             best = _decoded_psnr(model, self.signal, ratecontrol.FINEST_BASE_INDEX)
-            self.log.message(f"rate control: width {config.width} reaches {best:.2f} dB before quantization")
+            knob, value = self.cls.knob(config)
+            self.log.message(f"rate control: {knob} {value} reaches {best:.2f} dB before quantization")
             if best >= target + ratecontrol.PSNR_MARGIN_DB:
                 break
-            if "width" in self.overrides or attempt == ratecontrol.MAX_WIDENINGS:
-                raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at width "
-                                f"{config.width}; allow more --steps or a larger --width")
-            config = dataclasses.replace(config, width=min(512, config.width * 3 // 2))
+            larger = None if self.pinned(config) else self.cls.resized(config, 1.5)
+            if larger is None or attempt == ratecontrol.MAX_WIDENINGS:
+                raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at {knob} "
+                                f"{value}; allow more --steps or a larger --{knob}")
+            config = larger
         base = ratecontrol.coarsest_reaching_index(lambda i: _decoded_psnr(model, self.signal, i), target)
         return model, base
 
@@ -200,7 +199,8 @@ def encode(source, **options) -> bytes:
     """Compress an image (a path or a uint8/uint16 array, H×W or H×W×3) into .inrc bytes.
 
     Options: method="siren", bpp= or size= (hard caps on the whole file), steps=, seed=, device=,
-    quiet=, and the method's config fields (siren: width, layers, omega0, pe_freqs).
+    psnr= (a decoded-PSNR target), quiet=, verbose=, and the method's config fields (siren: width,
+    layers, omega0, omega0_first, pe_freqs; doh: the same for its target net, plus latent, proj_seed).
     """
     return encode_report(source, **options).data
 

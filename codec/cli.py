@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--omega0", type=_positive_float, help="SIREN frequency of the hidden layers (default 30)")
     enc.add_argument("--omega0-first", type=_positive_float, help="SIREN frequency of the first layer (default 30)")
     enc.add_argument("--pe-freqs", type=_non_negative_int, help="positional-encoding frequencies (default 0)")
+    enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
+    enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")
     enc.add_argument("--force", action="store_true", help="overwrite an existing output")
     enc.add_argument("--quiet", action="store_true", help="no progress and no summary")
     enc.add_argument("--verbose", action="store_true", help="also report what rate control tried")
@@ -77,16 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _encode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".inrc")
     check_output(output, [args.input], args.force)
+    options = dict(width=args.width, layers=args.layers, omega0=args.omega0, omega0_first=args.omega0_first,
+                   pe_freqs=args.pe_freqs)
+    if args.method == "doh":
+        options.update(latent=args.latent, proj_seed=args.proj_seed)
+    elif args.latent is not None or args.proj_seed is not None:
+        raise CodecError("--latent and --proj-seed apply to --method doh only")
     result = api.encode_report(
         args.input, method=args.method, bpp=args.bpp, size=args.size, psnr=args.psnr, steps=args.steps,
         seed=args.seed, device=args.device, quiet=args.quiet, verbose=args.verbose and not args.quiet,
-        width=args.width, layers=args.layers, omega0=args.omega0, omega0_first=args.omega0_first,
-        pe_freqs=args.pe_freqs)
+        **options)
     check_output(output, [args.input], args.force)  # it may have appeared during a long encode
     atomic_write(output, lambda temp: temp.write_bytes(result.data))
     if not args.quiet:
         print(f"{output}: {len(result.data)} bytes, {result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB, "
-              f"{result.seconds:.1f} s ({result.method}, width {result.config.get('width')})", file=sys.stderr)
+              f"{result.seconds:.1f} s ({result.method}, {result.knob[0]} {result.knob[1]})", file=sys.stderr)
 
 
 def _decode(args) -> None:

@@ -97,3 +97,15 @@ def test_gray16_round_trip_through_files(tmp_path):
     with Image.open(tmp_path / "back.png") as im:
         decoded = np.asarray(im)
     assert decoded.dtype == np.uint16 and decoded.shape == (9, 11)
+
+
+def test_doh_through_the_cli(encoded, tmp_path):
+    _, image, _ = encoded
+    out = tmp_path / "d.inrc"
+    result = run("encode", image, "-o", out, "--method", "doh", "--latent", "200", "--width", "16",
+                 "--steps", "40")
+    assert result.returncode == 0, result.stderr
+    assert "latent 200" in result.stderr.strip().splitlines()[-1]
+    assert json.loads(run("info", out, "--json").stdout)["method"] == "doh"
+    assert run("decode", out, "-o", tmp_path / "d.png").returncode == 0
+    assert_clean_error(run("encode", image, "-o", tmp_path / "s.inrc", "--latent", "9", *FAST), match="doh")

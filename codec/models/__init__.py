@@ -1,2 +1,2 @@
 """Representations; importing this package registers every method in MODELS."""
-from inrcodec.models import siren  # noqa: F401  (registers "siren", id 1)
+from inrcodec.models import doh, siren  # noqa: F401  (register "siren" id 1, "doh" id 2)

@@ -18,6 +18,7 @@ class Representation(nn.Module):
     config_class = None
     name = "?"
     wire_id = 0
+    fit_defaults = {}  # FitConfig fields this method fits better with (the encoder's defaults only)
 
     def __init__(self, config, spec: SignalSpec):
         super().__init__()
@@ -31,6 +32,21 @@ class Representation(nn.Module):
     def default_config(cls, spec: SignalSpec, **overrides):
         """The config for this signal when the user sets only `overrides` (the rest may depend on spec)."""
         return cls.config_class(**overrides)
+
+    @classmethod
+    def sized_config(cls, config, spec: SignalSpec, target_params: float):
+        """`config` with its size knob set so the transmitted parameters are about target_params."""
+        raise NotImplementedError
+
+    @classmethod
+    def resized(cls, config, factor: float):
+        """`config` with its size knob scaled by `factor`, or None when it cannot move further."""
+        raise NotImplementedError
+
+    @classmethod
+    def knob(cls, config) -> tuple:
+        """(name, value) of the size knob, for logs and rate-control reports."""
+        raise NotImplementedError
 
     def transmitted_names(self) -> list:
         raise NotImplementedError

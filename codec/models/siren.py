@@ -3,6 +3,7 @@
 sin(ω0 (W x + b)) layers, a linear output, optional positional encoding of the input
 (Strümpler et al. 2022). Every weight and bias is transmitted.
 """
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from inrcodec.registry import MODELS
 MAX_WIDTH = 1024
 MAX_LAYERS = 16
 MAX_PE_FREQS = 16
+MIN_SIZED_WIDTH = 8     # rate control never sizes a network narrower than this
+MAX_SIZED_WIDTH = 512
 
 
 @dataclass(frozen=True)
@@ -48,57 +51,92 @@ def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:
     return torch.cat([coords, torch.sin(angles), torch.cos(angles)], dim=1)
 
 
+def layer_omega(config: SirenConfig, layer: int) -> float:
+    return config.omega0_first if layer == 0 else config.omega0
+
+
+def siren_layout(config: SirenConfig, spec) -> list:
+    """[(name, shape, init bound, sensitivity)] of every tensor, in wire order.
+
+    Bounds are SIREN's init: first layer U(-1/n, 1/n), later layers U(-sqrt(6/n)/ω0, ...), biases
+    U(-1/sqrt(n), ...). Sensitivity: sine layers see ω0·W and ω0·b, so an error there is ω0 times
+    larger than in the linear output.
+    """
+    in_features = len(spec.shape) * (1 + 2 * config.pe_freqs)
+    w = config.width
+    sizes = [in_features] + [w] * config.layers
+    layout = []
+    for i in range(config.layers):
+        fan_in, omega = sizes[i], layer_omega(config, i)
+        bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / omega
+        layout.append((f"w{i}", (w, fan_in), bound, 1.0 / omega))
+        layout.append((f"b{i}", (w,), 1.0 / math.sqrt(fan_in), 1.0 / omega))
+    layout.append(("w_out", (spec.channels, w), math.sqrt(6.0 / w) / config.omega0, 1.0))
+    layout.append(("b_out", (spec.channels,), 1.0 / math.sqrt(w), 1.0))
+    return layout
+
+
+def siren_forward(config: SirenConfig, params: dict, coords: torch.Tensor) -> torch.Tensor:
+    h = positional_encoding(coords, config.pe_freqs)
+    for i in range(config.layers):
+        h = torch.sin(layer_omega(config, i) * torch.addmm(params[f"b{i}"], h, params[f"w{i}"].t()))
+    return torch.addmm(params["b_out"], h, params["w_out"].t())
+
+
+def siren_params(config: SirenConfig, spec) -> int:
+    return sum(math.prod(shape) for _, shape, _, _ in siren_layout(config, spec))
+
+
+def default_pe_freqs(spec) -> int:
+    """Frequencies above the grid's Nyquist rate (period under 2 samples) only fit noise:
+    a 768-wide image takes all 8 default frequencies, a 31-wide one 3."""
+    nyquist = max(0, int(math.log2(max(spec.shape))) - 1)
+    return min(SirenConfig.pe_freqs, nyquist)
+
+
 @MODELS.register("siren", 1)
 class Siren(Representation):
+    """Every weight and bias is transmitted; the width is the size knob."""
+
     config_class = SirenConfig
 
     def __init__(self, config: SirenConfig, spec, generator=None):
         super().__init__(config, spec)
         config.validate()
-        dims = len(spec.shape)
-        in_features = dims * (1 + 2 * config.pe_freqs)
-        w = config.width
-        sizes = [in_features] + [w] * config.layers
-        self._names = []
-        for i in range(config.layers):
-            fan_in = sizes[i]
-            # SIREN init: first layer U(-1/n, 1/n), later layers U(-sqrt(6/n)/ω0, ...)
-            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / self.omega(i)
-            self._add(f"w{i}", (w, fan_in), bound, generator)
-            self._add(f"b{i}", (w,), 1.0 / math.sqrt(fan_in), generator)
-        self._add("w_out", (spec.channels, w), math.sqrt(6.0 / w) / config.omega0, generator)
-        self._add("b_out", (spec.channels,), 1.0 / math.sqrt(w), generator)
+        self._layout = siren_layout(config, spec)
+        for name, shape, bound, _ in self._layout:
+            p = torch.nn.Parameter(torch.empty(shape))
+            uniform_(p, bound, generator)
+            self.register_parameter(name, p)
 
     @classmethod
     def default_config(cls, spec, **overrides):
-        if "pe_freqs" not in overrides:
-            # Frequencies above the grid's Nyquist rate (period under 2 samples) only fit noise:
-            # a 768-wide image takes all 8, a 31-wide one 3.
-            nyquist = max(0, int(math.log2(max(spec.shape))) - 1)
-            overrides["pe_freqs"] = min(SirenConfig.pe_freqs, nyquist)
+        overrides.setdefault("pe_freqs", default_pe_freqs(spec))
         return SirenConfig(**overrides)
 
-    def _add(self, name, shape, bound, generator):
-        p = torch.nn.Parameter(torch.empty(shape))
-        uniform_(p, bound, generator)
-        self.register_parameter(name, p)
-        self._names.append(name)
+    @classmethod
+    def sized_config(cls, config, spec, target_params: float):
+        width = MIN_SIZED_WIDTH
+        for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
+            if siren_params(dataclasses.replace(config, width=w), spec) > target_params:
+                break
+            width = w
+        return dataclasses.replace(config, width=width)
+
+    @classmethod
+    def resized(cls, config, factor: float):
+        width = max(MIN_SIZED_WIDTH, min(MAX_SIZED_WIDTH, int(config.width * factor)))
+        return None if width == config.width else dataclasses.replace(config, width=width)
+
+    @classmethod
+    def knob(cls, config) -> tuple:
+        return ("width", config.width)
 
     def transmitted_names(self):
-        return list(self._names)
-
-    def omega(self, layer: int) -> float:
-        return self.config.omega0_first if layer == 0 else self.config.omega0
+        return [name for name, _, _, _ in self._layout]
 
     def step_scales(self):
-        # Sine layers see ω0·W and ω0·b, so an error there is ω0 times larger than in the linear output.
-        scales = {}
-        for name in self._names:
-            scales[name] = 1.0 if name.endswith("_out") else 1.0 / self.omega(int(name[1:]))
-        return scales
+        return {name: scale for name, _, _, scale in self._layout}
 
     def forward_with(self, params, coords):
-        h = positional_encoding(coords, self.config.pe_freqs)
-        for i in range(self.config.layers):
-            h = torch.sin(self.omega(i) * torch.addmm(params[f"b{i}"], h, params[f"w{i}"].t()))
-        return torch.addmm(params["b_out"], h, params["w_out"].t())
+        return siren_forward(self.config, params, coords)

@@ -1,0 +1,79 @@
+"""Pure-torch reference ops: the specification of every kernel and the CPU path. Never imports triton.
+
+hash_uniform: a counter-based integer hash of (seed, layer, row, column) -> float32 in (-1, 1).
+It is the only source of decoder-side randomness (D'OH's projections, DESIGN.md §5): integer
+arithmetic and one exact float conversion, so every machine and backend regenerates the same bits.
+"""
+import torch
+
+MASK32 = 0xFFFFFFFF
+_GOLDEN = 0x9E3779B9
+
+
+def mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    """(x * c) mod 2**32 for int64 tensors holding uint32 values, with no int64 overflow."""
+    lo = x & 0xFFFF
+    hi = x >> 16
+    return (lo * c + (((hi * c) & 0xFFFF) << 16)) & MASK32
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """The 'lowbias32' integer finaliser (C. Wellons): a bijection on uint32 with full avalanche."""
+    x = x ^ (x >> 16)
+    x = mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _key(seed: int, layer: int) -> int:
+    start = torch.tensor([(seed * _GOLDEN) & MASK32], dtype=torch.int64)
+    key = mix32(mix32(start) ^ (layer & MASK32))
+    return int(key.item())
+
+
+def hash_uniform(seed: int, layer: int, row0: int, rows: int, cols: int, device="cpu") -> torch.Tensor:
+    """The (rows, cols) float32 tile starting at row `row0` of projection `layer`: entries in (-1, 1).
+
+    u = (2 * (h >> 9) + 1) * 2**-23 - 1 has 24 significant bits, so the float is exact.
+    """
+    key = _key(seed, layer)
+    r = torch.arange(row0, row0 + rows, dtype=torch.int64, device=device)
+    c = torch.arange(cols, dtype=torch.int64, device=device)
+    row_keys = mix32((r + key) & MASK32)
+    col_keys = mul32(c, _GOLDEN)
+    h = mix32(row_keys[:, None] ^ col_keys[None, :])
+    return ((h >> 9) * 2 + 1).to(torch.float32) * (2.0 ** -23) - 1.0
+
+
+def _tile_rows(cols: int, budget_bytes: int) -> int:
+    return max(1, budget_bytes // (4 * max(cols, 1) * 3))  # the hash needs about 3 int64-sized temporaries
+
+
+class _Project(torch.autograd.Function):
+    """out = P z and grad_z = Pᵀ g with P regenerated tile by tile: memory O(tile), never O(rows × cols)."""
+
+    @staticmethod
+    def forward(ctx, z, seed, layer, rows, tile_bytes):
+        ctx.params = (seed, layer, rows, z.numel(), tile_bytes)
+        out = torch.empty(rows, dtype=z.dtype, device=z.device)
+        step = _tile_rows(z.numel(), tile_bytes)
+        for r0 in range(0, rows, step):
+            n = min(step, rows - r0)
+            out[r0:r0 + n] = hash_uniform(seed, layer, r0, n, z.numel(), z.device) @ z
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        seed, layer, rows, cols, tile_bytes = ctx.params
+        grad_z = torch.zeros(cols, dtype=grad.dtype, device=grad.device)
+        step = _tile_rows(cols, tile_bytes)
+        for r0 in range(0, rows, step):
+            n = min(step, rows - r0)
+            grad_z += grad[r0:r0 + n] @ hash_uniform(seed, layer, r0, n, cols, grad.device)
+        return grad_z, None, None, None, None
+
+
+def project(z: torch.Tensor, seed: int, layer: int, rows: int, tile_bytes: int = 64 << 20) -> torch.Tensor:
+    """P z for the hashed projection P (rows × len(z)), differentiable in z, in bounded memory."""
+    return _Project.apply(z, seed, layer, rows, tile_bytes)
