@@ -1,1 +1,1 @@
-"""Accelerated ops (Triton on CUDA, with pure-torch twins). None are in use yet: the codec runs on torch."""
+"""Ops with a pure-torch reference (reference.py: the D'OH projection hash); Triton twins come later."""

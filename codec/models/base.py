@@ -34,8 +34,9 @@ class Representation(nn.Module):
         return cls.config_class(**overrides)
 
     @classmethod
-    def sized_config(cls, config, spec: SignalSpec, target_params: float):
-        """`config` with its size knob set so the transmitted parameters are about target_params."""
+    def sized_config(cls, config, spec: SignalSpec, target_params: float, fixed=frozenset()):
+        """`config` with its size knob set so the transmitted parameters are about target_params;
+        fields named in `fixed` were set by the user and must not move."""
         raise NotImplementedError
 
     @classmethod

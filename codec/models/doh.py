@@ -3,7 +3,8 @@
 A latent z of length m is mapped to every weight and bias of a target SIREN by fixed random
 projections, θ_l = s_l · P_l z. Only z is transmitted; P_l comes from the counter-based hash in
 kernels/reference.py (seed, tensor index, row, column), so the decoder regenerates it exactly.
-P_l has entries U(-1, 1) (variance 1/3) and z starts at N(0, 3/m), so P_l z starts with unit
+P_l has entries U(-1, 1) (variance 1/3) and z is used as sqrt(3/m)·z̃ with z̃ ~ N(0, 1) at the start
+(z̃ is what is trained and transmitted), so P_l z starts with unit
 variance; with s_l = SIREN's init bound / sqrt(3) the generated weights start with SIREN's initial
 variance. m is the rate knob: the footprint moves continuously while the target net stays fixed.
 """
@@ -21,7 +22,10 @@ from inrcodec.registry import MODELS
 
 MAX_LATENT = 1 << 20
 MIN_LATENT = 16
-TARGET_OVER_LATENT = 2.0  # the target net gets about this many weights per latent entry when sized
+# When sized, the target net gets about this many weights per latent entry. kodim23 at 0.1 bpp
+# (m = 6,553, 1,000 steps): ratio ~2 (width 60) 25.24 dB, width 64 25.16 dB, width 96 (ratio 4.8) 24.93 dB.
+TARGET_OVER_LATENT = 2.0
+MIN_TARGET_WIDTH = 16
 # Fitting keeps the generated projections in memory up to this size; beyond it every step regenerates
 # them tile by tile (hashing 16 M entries costs about 2 s on 2 CPU cores, a cached matmul far less).
 CACHE_BYTES = 2 << 30
@@ -45,9 +49,10 @@ class DohConfig(SirenConfig):
 @MODELS.register("doh", 2)
 class Doh(Representation):
     config_class = DohConfig
-    # Adam on z needs a larger step than on SIREN weights: 1e-2 beat 3e-3 (+0.4 dB) and 3e-2 diverged
-    # on a 31×17 test image (latent 512, 600 steps); REFERENCE.md saw the same on Kodak.
-    fit_defaults = {"lr": 1e-2}
+    # z is trained at unit scale, so one learning rate serves every m. On a 31×17 image (400 steps)
+    # 0.1 beat 0.03 by 0.5 dB (m=512) and 3.5 dB (m=2048), and 0.2 diverged at m=2048; on kodim23 at
+    # 0.1 bpp (1000 steps) 0.1 beat 0.05 by 0.8 dB.
+    fit_defaults = {"lr": 0.1}
 
     def __init__(self, config: DohConfig, spec, generator=None):
         super().__init__(config, spec)
@@ -56,8 +61,9 @@ class Doh(Representation):
         entries = sum(math.prod(shape) for _, shape, _, _ in self._layout) * config.latent
         if entries > MAX_PROJECTION_ENTRIES:
             raise ValueError(f"projections of {entries} entries exceed the limit of {MAX_PROJECTION_ENTRIES}")
-        z = torch.randn(config.latent, generator=generator) * math.sqrt(3.0 / config.latent)
-        self.z = torch.nn.Parameter(z)
+        # z is stored and trained at unit scale; generated() applies sqrt(3/m). That keeps Adam's
+        # step (absolute, per coordinate) meaning the same relative change whatever m is.
+        self.z = torch.nn.Parameter(torch.randn(config.latent, generator=generator))
         self._cache = None  # projections kept for fitting when they fit in CACHE_BYTES
 
     @classmethod
@@ -66,14 +72,13 @@ class Doh(Representation):
         return DohConfig(**overrides)
 
     @classmethod
-    def sized_config(cls, config, spec, target_params: float):
+    def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
+        """Set m, and (unless the user fixed the width) size the target net to have about
+        TARGET_OVER_LATENT weights per latent entry."""
         latent = int(min(MAX_LATENT, max(MIN_LATENT, target_params)))
-        return cls._with_latent(config, spec, latent)
-
-    @classmethod
-    def _with_latent(cls, config, spec, latent: int):
-        """Set m, and widen the target net until it has TARGET_OVER_LATENT weights per latent entry."""
-        width = config.width
+        if "width" in fixed:
+            return dataclasses.replace(config, latent=latent)
+        width = MIN_TARGET_WIDTH
         while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(config, width=width), spec) \
                 < TARGET_OVER_LATENT * latent:
             width += 2
@@ -93,12 +98,13 @@ class Doh(Representation):
 
     def step_scales(self):
         # Match SIREN's relative precision: a hidden sine weight's step is base/ω0 against an init
-        # bound of sqrt(6/width)/ω0; z's init scale is sqrt(3/m).
-        return {"z": math.sqrt(3.0 / self.config.latent) / math.sqrt(6.0 / self.config.width)}
+        # bound of sqrt(6/width)/ω0; z's scale is 1.
+        return {"z": 1.0 / math.sqrt(6.0 / self.config.width)}
 
     def generated(self, z: torch.Tensor) -> dict:
         """The target SIREN's tensors, θ_l = s_l · P_l z."""
         params = {}
+        z = z * math.sqrt(3.0 / self.config.latent)
         scales = [bound / math.sqrt(3.0) for _, _, bound, _ in self._layout]
         cache = self._projections() if self.training and torch.is_grad_enabled() else None
         for index, (name, shape, _, _) in enumerate(self._layout):

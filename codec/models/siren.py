@@ -115,7 +115,7 @@ class Siren(Representation):
         return SirenConfig(**overrides)
 
     @classmethod
-    def sized_config(cls, config, spec, target_params: float):
+    def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
         width = MIN_SIZED_WIDTH
         for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
             if siren_params(dataclasses.replace(config, width=w), spec) > target_params:
