@@ -64,6 +64,9 @@ class Doh(Representation):
         # z is stored and trained at unit scale; generated() applies sqrt(3/m). That keeps Adam's
         # step (absolute, per coordinate) meaning the same relative change whatever m is.
         self.z = torch.nn.Parameter(torch.randn(config.latent, generator=generator))
+        # A learned log2 gain per target tensor: the fitted net's layers drift from their init scales,
+        # which a single z can only follow by spending latent capacity on it.
+        self.gain = torch.nn.Parameter(torch.zeros(len(self._layout)))
         self._cache = None  # projections kept for fitting when they fit in CACHE_BYTES
 
     @classmethod
@@ -94,23 +97,25 @@ class Doh(Representation):
         return ("latent", config.latent)
 
     def transmitted_names(self):
-        return ["z"]
+        return ["z", "gain"]
 
     def step_scales(self):
         # Match SIREN's relative precision: a hidden sine weight's step is base/ω0 against an init
-        # bound of sqrt(6/width)/ω0; z's scale is 1.
-        return {"z": 1.0 / math.sqrt(6.0 / self.config.width)}
+        # bound of sqrt(6/width)/ω0; z's scale is 1. A gain error scales a whole tensor: keep it 64× finer.
+        z_scale = 1.0 / math.sqrt(6.0 / self.config.width)
+        return {"z": z_scale, "gain": z_scale / 64}
 
-    def generated(self, z: torch.Tensor) -> dict:
-        """The target SIREN's tensors, θ_l = s_l · P_l z."""
+    def generated(self, z: torch.Tensor, gain: torch.Tensor) -> dict:
+        """The target SIREN's tensors, θ_l = s_l · 2^gain_l · P_l z."""
         params = {}
         z = z * math.sqrt(3.0 / self.config.latent)
+        gains = torch.exp2(gain)
         scales = [bound / math.sqrt(3.0) for _, _, bound, _ in self._layout]
         cache = self._projections() if self.training and torch.is_grad_enabled() else None
         for index, (name, shape, _, _) in enumerate(self._layout):
             rows = math.prod(shape)
             flat = cache[index] @ z if cache is not None else project(z, self.config.proj_seed, index, rows)
-            params[name] = (scales[index] * flat).reshape(shape)
+            params[name] = (scales[index] * gains[index] * flat).reshape(shape)
         return params
 
     def _projections(self):
@@ -125,7 +130,8 @@ class Doh(Representation):
 
     def effective_params(self) -> dict:
         # The target net's tensors are generated once per forward/render, not per chunk.
-        return self.generated(super().effective_params()["z"])
+        transmitted = super().effective_params()
+        return self.generated(transmitted["z"], transmitted["gain"])
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords)
