@@ -91,7 +91,8 @@ def encode_report(source, *, method: str = "siren", bpp: float | None = None, si
     if psnr is not None and not (psnr > 0 and math.isfinite(psnr)):
         raise RateError(f"the PSNR target must be a positive number of dB, got {psnr}")
     job = _Job(signal, cls, fit_cfg, overrides, quiet, Progress(1, "", quiet=not verbose))
-    config = _sized_config(cls, signal.spec, budget, overrides)
+    sizing_budget = budget if psnr is None else int(ratecontrol.PSNR_START_BPP * signal.spec.num_points / 8)
+    config = _sized_config(cls, signal.spec, sizing_budget, overrides)
     try:
         config.validate()
     except ValueError as exc:
@@ -111,7 +112,7 @@ def encode_report(source, *, method: str = "siren", bpp: float | None = None, si
         data = job.probe(model, base)
     quality = _decoded_psnr(model, signal, base)
     while psnr is not None and quality < psnr:
-        # QAT rarely lowers the PSNR at a step; when it does, refine until the target holds.
+        # The step was picked assuming QAT wins back QAT_ALLOWANCE_DB; where it won less, refine.
         base -= 1
         if base < ratecontrol.FINEST_BASE_INDEX:
             raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
@@ -186,12 +187,13 @@ class _Job:
             self.log.message(f"rate control: {knob} {value} reaches {best:.2f} dB before quantization")
             if best >= target + ratecontrol.PSNR_MARGIN_DB:
                 break
-            larger = None if self.pinned(config) else self.cls.resized(config, 1.5)
+            larger = None if self.pinned(config) else self.cls.resized(config, ratecontrol.PSNR_GROWTH)
             if larger is None or attempt == ratecontrol.MAX_WIDENINGS:
                 raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at {knob} "
                                 f"{value}; allow more --steps or a larger --{knob}")
             config = larger
-        base = ratecontrol.coarsest_reaching_index(lambda i: _decoded_psnr(model, self.signal, i), target)
+        base = ratecontrol.coarsest_reaching_index(lambda i: _decoded_psnr(model, self.signal, i),
+                                                   target - ratecontrol.QAT_ALLOWANCE_DB)
         return model, base
 
 

@@ -119,3 +119,10 @@ def test_unreachable_psnr_says_so(rgb8):
 def test_psnr_and_size_cap_are_exclusive(rgb8):
     with pytest.raises(inrcodec.RateError, match="either"):
         inrcodec.encode(rgb8, psnr=30.0, bpp=1.0)
+
+
+def test_psnr_target_grows_a_small_net_and_beats_a_wide_one(rgb8):
+    grown = inrcodec.api.encode_report(rgb8, psnr=32.0, fit=FAST_FIT)
+    wide = inrcodec.encode(rgb8, psnr=32.0, width=64, fit=FAST_FIT)
+    assert psnr(inrcodec.decode(grown.data), rgb8, 255) >= 32.0
+    assert grown.knob[1] < 64 and len(grown.data) < len(wide)
