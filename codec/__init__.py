@@ -4,5 +4,5 @@ from inrcodec.api import decode, encode, info
 from inrcodec.errors import CodecError, CorruptFile, LimitExceeded, RateError, UnsupportedInput
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "info", "CodecError", "CorruptFile", "UnsupportedInput", "LimitExceeded",
+__all__ = ["encode", "decode", "info", "metrics", "CodecError", "CorruptFile", "UnsupportedInput", "LimitExceeded",
            "RateError", "__version__"]
