@@ -32,10 +32,6 @@ class SignalSpec:
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
-    def num_samples(self) -> int:
-        return self.num_points * self.channels
-
-    @property
     def max_value(self) -> int:
         return (1 << self.bit_depth) - 1
 

@@ -1,5 +1,4 @@
 """Representation: the interface every method implements, and the quantized-parameter plumbing."""
-import math
 
 import torch
 from torch import nn
@@ -105,6 +104,3 @@ def uniform_(t: torch.Tensor, bound: float, generator) -> torch.Tensor:
     with torch.no_grad():
         return t.uniform_(-bound, bound, generator=generator)
 
-
-def fan_in_bound(fan_in: int) -> float:
-    return 1.0 / math.sqrt(fan_in)
