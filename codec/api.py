@@ -9,16 +9,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inrcodec import formats, metrics, ratecontrol
+from inrcodec import chunks, formats, metrics, ratecontrol
+from inrcodec.chunks import TAG_CHUNK, TAG_CHUNKING, Chunking
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, RateError, UnsupportedInput
 from inrcodec.fit import fit_float, fit_quantized, resolve_device
 from inrcodec.formats import container
-from inrcodec.models import siren  # noqa: F401  (registers the methods)
+from inrcodec.models import finr, siren  # noqa: F401  (registers the methods)
 from inrcodec.progress import Progress
 from inrcodec.registry import MODELS
 from inrcodec.signal import Signal, from_array, from_values, to_array
 from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
+
+DEFAULT_METHODS = {"image": "siren", "audio": "siren", "video": "finr"}
 
 DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
 
@@ -34,12 +37,26 @@ class EncodeResult:
     base_index: int
     knob: tuple = ()  # (name, value) of the method's size knob, e.g. ("width", 96)
     tried: list = field(default_factory=list)  # rate-control probes: {knob name: value, base_index, bytes}
+    quality: dict = field(default_factory=dict)  # every measure of the decoded signal (metrics.quality)
+    chunks: int = 1
+    kbps: float = 0.0  # audio and video: whole-file kbit/s
 
 
-def _load(source) -> Signal:
+def config_fields(method: str) -> set:
+    """The model config fields (options) a method takes."""
+    return {f.name for f in dataclasses.fields(MODELS.get(method).config_class)}
+
+
+def _load(source, rate=None, fps=None) -> Signal:
+    if rate is not None and fps is not None:
+        raise UnsupportedInput("give rate= (audio) or fps= (video), not both")
     if isinstance(source, (str, os.PathLike)):
-        return formats.read(source)
+        return formats.read(source, fps=fps)
     if isinstance(source, np.ndarray):
+        if rate is not None:
+            return formats.audio.from_array(source, rate)
+        if fps is not None:
+            return formats.video.from_array(source, fps)
         return from_array(source)
     if isinstance(source, Signal):
         return source
@@ -59,6 +76,10 @@ def _pack(model, spec, base_index: int) -> bytes:
     return container.pack(header, [(TAG_WEIGHTS, encode_weights(model, assign_steps(model, base_index)))])
 
 
+def _chunk_payload(model, base_index: int) -> bytes:
+    return chunks.pack_chunk(model.config.to_bytes(), encode_weights(model, assign_steps(model, base_index)))
+
+
 def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
     model.step_indices = assign_steps(model, base_index)
     model.quant_mode = "ste"
@@ -69,62 +90,86 @@ def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
     return metrics.psnr(samples, signal.samples, signal.spec.max_value)
 
 
-def encode_report(source, *, method: str = "siren", bpp: float | None = None, size: int | None = None,
-                  psnr: float | None = None, steps: int | None = None, seed: int = 0, device: str = "auto",
-                  quiet: bool = True, verbose: bool = False, fit: FitConfig | None = None,
-                  **model_options) -> EncodeResult:
+def encode_report(source, *, method: str | None = None, bpp: float | None = None, size: int | None = None,
+                  kbps: float | None = None, psnr: float | None = None, steps: int | None = None, seed: int = 0,
+                  device: str = "auto", quiet: bool = True, verbose: bool = False, fit: FitConfig | None = None,
+                  chunk: int | None = None, rate=None, fps=None, **model_options) -> EncodeResult:
     """Encode and say how it went (the CLI's summary line comes from here)."""
     start = time.monotonic()
-    signal = _load(source)
+    signal = _load(source, rate, fps)
+    spec = signal.spec
+    method = method or DEFAULT_METHODS[spec.kind]
     cls = MODELS.get(method)
     fit_cfg = dataclasses.replace(fit or FitConfig(**cls.fit_defaults), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))
     if fit_cfg.steps < 0:
         raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")
-    unknown = set(model_options) - {f.name for f in dataclasses.fields(cls.config_class)}
+    unknown = set(model_options) - config_fields(method)
     if unknown:
         raise UnsupportedInput(f"unknown option(s) for {method}: {', '.join(sorted(unknown))}")
     overrides = {k: v for k, v in model_options.items() if v is not None}
-    budget = ratecontrol.budget_bytes(bpp, size, signal.spec.num_points)
+    budget = ratecontrol.budget_bytes(bpp, size, spec.num_points, kbps, spec.seconds)
     if psnr is not None and budget is not None:
-        raise RateError("give either a size cap (bpp/size) or a PSNR target, not both")
+        raise RateError("give either a size cap (bpp/size/kbps) or a PSNR target, not both")
     if psnr is not None and not (psnr > 0 and math.isfinite(psnr)):
         raise RateError(f"the PSNR target must be a positive number of dB, got {psnr}")
-    job = _Job(signal, cls, fit_cfg, overrides, quiet, Progress(1, "", quiet=not verbose))
-    sizing_budget = budget if psnr is None else int(ratecontrol.PSNR_START_BPP * signal.spec.num_points / 8)
-    config = _sized_config(cls, signal.spec, sizing_budget, overrides)
+    if chunk is not None and spec.kind == "image":
+        raise UnsupportedInput("chunking applies to audio and video only")
+    log = Progress(1, "", quiet=not verbose)
+    tried = []
+
+    def job_for(part: Signal, pack) -> "_Job":
+        return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried)
+
+    if spec.kind == "image":
+        model, base, data = job_for(signal, lambda m, b: _pack(m, spec, b)).encode(budget, psnr)
+        config, count = model.config, 1
+    else:
+        data, config, base, count = _encode_chunks(signal, cls, job_for, budget, psnr, chunk, log)
+    decoded, _ = decode_signal(data, max_samples=max(container.MAX_SAMPLES, spec.num_points * spec.channels))
+    quality = metrics.quality(decoded, signal.samples, spec)
+    kbps = len(data) * 8 / 1000 / spec.seconds if spec.seconds else 0.0
+    return EncodeResult(data, quality["psnr"], metrics.bits_per_sample(len(data), spec.num_points),
+                        time.monotonic() - start, method, dataclasses.asdict(config), base,
+                        cls.knob(config), tried, quality, count, kbps)
+
+
+def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float | None, length: int | None, log):
+    """Fit every chunk in turn (one model alive at a time); the budget is shared by chunk length."""
+    spec = signal.spec
+    chunking = chunks.default_chunking(spec, length)
     try:
-        config.validate()
+        chunking.validate()
     except ValueError as exc:
         raise UnsupportedInput(str(exc)) from None
-
-    if psnr is not None:
-        model, base = job.fit_for_quality(config, psnr)
-    else:
-        model, base = job.fit_for_budget(config, budget)
-    job.fine_tune(model, base)
-    data = job.probe(model, base)
-    while budget is not None and len(data) > budget:
-        # QAT moved the weights a little; coarsen until the cap holds again.
-        base += 1
-        if base > ratecontrol.COARSEST_BASE_INDEX:
-            raise RateError(f"no {method} file fits in {budget} bytes after quantization-aware fitting")
-        data = job.probe(model, base)
-    quality = _decoded_psnr(model, signal, base)
-    while psnr is not None and quality < psnr:
-        # The step was picked assuming QAT wins back QAT_ALLOWANCE_DB; where it won less, refine.
-        base -= 1
-        if base < ratecontrol.FINEST_BASE_INDEX:
-            raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
-        data, quality = job.probe(model, base), _decoded_psnr(model, signal, base)
-    return EncodeResult(data, quality, metrics.bits_per_sample(len(data), signal.spec.num_points),
-                        time.monotonic() - start, method, dataclasses.asdict(model.config), base,
-                        cls.knob(model.config), job.tried)
+    windows = chunking.windows(spec.shape[0])
+    sections, first_config, bases = [], None, []
+    for i, window in enumerate(windows):
+        part = chunks.window_signal(signal, window)
+        chunk_budget = None
+        if budget is not None:
+            # Whole-file overheads first (header, CRC, the chunking section, each section's tag and
+            # length), then each chunk gets its share of the rest by core length.
+            overhead = 64 + 16 + 8 * len(windows)
+            chunk_budget = (budget - overhead) * (window.core_end - window.core_start) // spec.shape[0]
+            if chunk_budget <= 0:
+                raise RateError(f"{budget} bytes cannot hold {len(windows)} chunks; use a larger budget or --chunk")
+        log.message(f"chunk {i + 1}/{len(windows)}: samples {window.core_start}..{window.core_end}")
+        model, base, payload = job_for(part, _chunk_payload).encode(chunk_budget, psnr)
+        sections.append((TAG_CHUNK, payload))
+        bases.append(base)
+        first_config = first_config or model.config
+        del model  # one chunk's model alive at a time
+    header = container.Header(spec, cls.wire_id, first_config.to_bytes())
+    data = container.pack(header, [(TAG_CHUNKING, chunking.to_bytes())] + sections)
+    if budget is not None and len(data) > budget:
+        raise RateError(f"the chunks came to {len(data)} bytes, over the cap of {budget}")
+    return data, first_config, max(bases), len(windows)
 
 
 @dataclass
 class _Job:
-    """One encode's state: the signal, the fitting recipe, and a log of what rate control tried."""
+    """One signal's (or chunk's) fit: the recipe, how to pack it, and a log of what rate control tried."""
 
     signal: Signal
     cls: type
@@ -132,11 +177,42 @@ class _Job:
     overrides: dict
     quiet: bool
     log: Progress
+    pack: object  # (model, base index) -> bytes that count against the budget
     tried: list = field(default_factory=list)
     batch_gen: torch.Generator = None
 
+    def encode(self, budget: int | None, psnr: float | None) -> tuple:
+        """(model, base index, packed bytes) under a byte cap or a PSNR target (or the default step)."""
+        spec = self.signal.spec
+        sizing_budget = budget if psnr is None else int(ratecontrol.PSNR_START_BPP * spec.num_points / 8)
+        config = _sized_config(self.cls, spec, sizing_budget, self.overrides)
+        try:
+            config.validate()
+        except ValueError as exc:
+            raise UnsupportedInput(str(exc)) from None
+        if psnr is not None:
+            model, base = self.fit_for_quality(config, psnr)
+        else:
+            model, base = self.fit_for_budget(config, budget)
+        self.fine_tune(model, base)
+        data = self.probe(model, base)
+        while budget is not None and len(data) > budget:
+            # QAT moved the weights a little; coarsen until the cap holds again.
+            base += 1
+            if base > ratecontrol.COARSEST_BASE_INDEX:
+                raise RateError(f"no {self.cls.name} file fits in {budget} bytes after quantization-aware fitting")
+            data = self.probe(model, base)
+        quality = _decoded_psnr(model, self.signal, base)
+        while psnr is not None and quality < psnr:
+            # The step was picked assuming QAT wins back QAT_ALLOWANCE_DB; where it won less, refine.
+            base -= 1
+            if base < ratecontrol.FINEST_BASE_INDEX:
+                raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
+            data, quality = self.probe(model, base), _decoded_psnr(model, self.signal, base)
+        return model, base, data
+
     def probe(self, model, base: int) -> bytes:
-        data = _pack(model, self.signal.spec, base)
+        data = self.pack(model, base)
         knob, value = self.cls.knob(model.config)
         self.tried.append({knob: value, "base_index": base, "bytes": len(data)})
         self.log.message(f"rate control: {knob} {value}, base step index {base}: {len(data)} bytes")
@@ -172,9 +248,9 @@ class _Job:
                 return model, base
             smaller = None if self.pinned(config) else self.cls.resized(config, 2 / 3)
             if smaller is None:
-                smallest = len(_pack(model, self.signal.spec, ratecontrol.COARSEST_BASE_INDEX))
+                smallest = len(self.pack(model, ratecontrol.COARSEST_BASE_INDEX))
                 raise RateError(f"no {self.cls.name} file fits in {budget} bytes; the smallest one is {smallest} "
-                                f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bpp)")
+                                f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bits per sample)")
             config = smaller
             self.log.message("rate control: nothing fits, refitting with %s %s" % self.cls.knob(config))
 
@@ -198,11 +274,15 @@ class _Job:
 
 
 def encode(source, **options) -> bytes:
-    """Compress an image (a path or a uint8/uint16 array, H×W or H×W×3) into .inrc bytes.
+    """Compress an image, audio clip or video into .inrc bytes.
 
-    Options: method="siren", bpp= or size= (hard caps on the whole file), steps=, seed=, device=,
-    psnr= (a decoded-PSNR target), quiet=, verbose=, and the method's config fields (siren: width,
-    layers, omega0, omega0_first, pe_freqs; doh: the same for its target net, plus latent, proj_seed).
+    source: a path, or a numpy array: an image (H×W or H×W×3, uint8/uint16), audio with rate=
+    (N or N×C, int16/int32/float), or video with fps= (T×H×W or T×H×W×3, uint8).
+    Options: method= ("siren", "doh", "finr"; default finr for video, siren otherwise), bpp=, size=
+    or kbps= (hard caps on the whole file), psnr= (a decoded-PSNR target), steps=, seed=, device=,
+    chunk= (samples or frames per chunk), quiet=, verbose=, and the method's config fields
+    (siren: width, layers, omega0, omega0_first, pe_freqs; doh: those plus latent, proj_seed;
+    finr: decomp (0 cp, 1 tucker, 2 tt), rank, width, layers, omega0, pe_freqs, fold).
     """
     return encode_report(source, **options).data
 
@@ -223,26 +303,42 @@ def read_spec(source, *, max_samples: int | None = None):
     return container.unpack(_read_bytes(source), max_samples).header.spec
 
 
-def decode_signal(source, *, max_samples: int | None = None) -> tuple:
-    """(samples H×W×C, SignalSpec) of an .inrc file or bytes."""
-    parsed = container.unpack(_read_bytes(source), max_samples)
-    cls = MODELS.by_id(parsed.header.method_id)
-    config = cls.config_class.from_bytes(parsed.header.model_config)
-    spec = parsed.header.spec
-    if spec.kind != "image":
-        raise UnsupportedInput(f"this version decodes images only, the file holds {spec.kind}")
+def _build(cls, config_bytes: bytes, spec):
+    config = cls.config_class.from_bytes(config_bytes)
     try:
-        model = cls(config, spec)
+        return cls(config, spec)
     except (ValueError, RuntimeError) as exc:
         raise CodecError(f"cannot build the {cls.name} model the file describes: {exc}") from None
-    decode_weights(model, parsed.section(TAG_WEIGHTS))
-    return from_values(model.render(), spec), spec
+
+
+def decode_signal(source, *, max_samples: int | None = None) -> tuple:
+    """(samples, SignalSpec) of an .inrc file or bytes; samples have shape grid + (channels,)."""
+    parsed = container.unpack(_read_bytes(source), max_samples)
+    cls = MODELS.by_id(parsed.header.method_id)
+    spec = parsed.header.spec
+    if spec.kind == "image":
+        model = _build(cls, parsed.header.model_config, spec)
+        decode_weights(model, parsed.section(TAG_WEIGHTS))
+        return from_values(model.render(), spec), spec
+    chunking = Chunking.from_bytes(parsed.section(TAG_CHUNKING))
+    windows = chunking.windows(spec.shape[0])
+    payloads = [payload for tag, payload in parsed.sections if tag == TAG_CHUNK]
+    if len(payloads) != len(windows):
+        raise CorruptFile(f"file holds {len(payloads)} chunks, its header describes {len(windows)}")
+    out = chunks.Assembler(spec, chunking)
+    for window, payload in zip(windows, payloads):
+        config_bytes, weights = chunks.unpack_chunk(payload)
+        model = _build(cls, config_bytes, chunks.window_spec(spec, window))
+        decode_weights(model, weights)
+        out.add(window, model.render())
+    return out.samples, spec
 
 
 def decode(source, *, max_samples: int | None = None) -> np.ndarray:
-    """Decompress .inrc bytes or a path into the image array (same shape and dtype as encoded)."""
+    """Decompress .inrc bytes or a path into an array shaped and typed like what was encoded
+    (images H×W or H×W×3; audio N or N×C; video T×H×W or T×H×W×3)."""
     samples, spec = decode_signal(source, max_samples=max_samples)
-    return to_array(samples, spec)
+    return formats.to_array(samples, spec)
 
 
 def info(source, *, max_samples: int | None = None) -> dict:
@@ -253,7 +349,15 @@ def info(source, *, max_samples: int | None = None) -> dict:
     cls = MODELS.by_id(h.method_id)
     config = cls.config_class.from_bytes(h.model_config)
     spec = h.spec
-    return {
+    chunk_sections = [p for t, p in parsed.sections if t == TAG_CHUNK]
+    if chunk_sections:
+        parameters = 0
+        windows = Chunking.from_bytes(parsed.section(TAG_CHUNKING)).windows(spec.shape[0])
+        for window, payload in zip(windows, chunk_sections):
+            parameters += _build(cls, chunks.unpack_chunk(payload)[0], chunks.window_spec(spec, window)).num_transmitted()
+    else:
+        parameters = _build(cls, h.model_config, spec).num_transmitted()
+    summary = {
         "kind": spec.kind,
         "shape": list(spec.shape),
         "channels": spec.channels,
@@ -261,10 +365,18 @@ def info(source, *, max_samples: int | None = None) -> dict:
         "method": cls.name,
         "method_id": h.method_id,
         "config": dataclasses.asdict(config),
-        "parameters": cls(config, spec).num_transmitted(),
+        "parameters": parameters,
         "bytes": len(data),
         "bpp": metrics.bits_per_sample(len(data), spec.num_points),
         "version": f"{h.version[0]}.{h.version[1]}",
         "format": spec.fmt,
+        "chunks": max(1, len(chunk_sections)),
         "sections": [{"tag": t, "bytes": len(p)} for t, p in parsed.sections],
     }
+    if spec.kind != "image":
+        summary["rate"] = float(spec.rate)
+        summary["seconds"] = spec.seconds
+        summary["kbps"] = len(data) * 8 / 1000 / spec.seconds if spec.seconds else None
+    if spec.kind == "video":
+        summary["frames"] = spec.shape[0]
+    return summary

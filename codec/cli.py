@@ -9,6 +9,7 @@ from pathlib import Path
 from inrcodec import __version__, api, formats
 from inrcodec.errors import CodecError
 from inrcodec.files import atomic_write, check_output
+from inrcodec.models.finr import DECOMPOSITIONS
 from inrcodec.registry import MODELS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -40,13 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"inrcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    enc = sub.add_parser("encode", help="compress an image into an .inrc file")
+    enc = sub.add_parser("encode", help="compress an image, audio file or video into an .inrc file")
     enc.add_argument("input")
     enc.add_argument("-o", "--output", help="output path (default: input with the suffix .inrc)")
-    enc.add_argument("--method", default="siren", choices=MODELS.names())
+    enc.add_argument("--method", choices=MODELS.names(), help="default: finr for video, siren otherwise")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--bpp", type=_positive_float, help="hard cap on bits per pixel (whole file)")
     rate.add_argument("--size", type=_positive_int, help="hard cap on the file size in bytes")
+    rate.add_argument("--kbps", type=_positive_float, help="audio/video: hard cap on kbit/s (whole file)")
     rate.add_argument("--psnr", type=_positive_float, help="smallest file whose decoded PSNR reaches this (dB)")
     enc.add_argument("--steps", type=_non_negative_int, help="fitting steps (default 2000)")
     enc.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -55,16 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--layers", type=_positive_int, help="sine layers (default 4)")
     enc.add_argument("--omega0", type=_positive_float, help="SIREN frequency of the hidden layers (default 30)")
     enc.add_argument("--omega0-first", type=_positive_float, help="SIREN frequency of the first layer (default 30)")
-    enc.add_argument("--pe-freqs", type=_non_negative_int, help="positional-encoding frequencies (default 0)")
+    enc.add_argument("--pe-freqs", type=_non_negative_int,
+                     help="positional-encoding frequencies (default 8, capped at the grid's Nyquist rate)")
     enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
     enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")
+    enc.add_argument("--decomp", choices=DECOMPOSITIONS, help="finr: tensor decomposition (default cp)")
+    enc.add_argument("--rank", type=_positive_int, help="finr: decomposition rank (default: sized from the rate)")
+    enc.add_argument("--chunk", type=_positive_int,
+                     help="audio: samples per chunk (default 16384); video: frames per group (default 16)")
+    enc.add_argument("--fps", type=_positive_float, help="frame rate of a folder of PNG frames (default 25)")
     enc.add_argument("--force", action="store_true", help="overwrite an existing output")
     enc.add_argument("--quiet", action="store_true", help="no progress and no summary")
     enc.add_argument("--verbose", action="store_true", help="also report what rate control tried")
 
     dec = sub.add_parser("decode", help="decompress an .inrc file")
     dec.add_argument("input")
-    dec.add_argument("-o", "--output", help="output path (default: input with the suffix .png)")
+    dec.add_argument("-o", "--output", help="output path; its extension picks the format (default: the input's "
+                     "format: .png, .wav/.flac/.ogg, .y4m; a video path without extension writes PNG frames)")
     dec.add_argument("--force", action="store_true", help="overwrite an existing output")
     dec.add_argument("--max-samples", type=_positive_int, help="raise the size limit for a trusted file")
     dec.add_argument("--quiet", action="store_true")
@@ -76,24 +85,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# CLI option -> the model config field it sets (each method takes the fields its config has).
+MODEL_OPTIONS = {"width": "width", "layers": "layers", "omega0": "omega0", "omega0_first": "omega0-first",
+                 "pe_freqs": "pe-freqs", "latent": "latent", "proj_seed": "proj-seed", "decomp": "decomp",
+                 "rank": "rank"}
+
+
+def _model_options(args, method: str) -> dict:
+    fields = api.config_fields(method)
+    options = {}
+    for field, flag in MODEL_OPTIONS.items():
+        value = getattr(args, field)
+        if value is None:
+            continue
+        if field not in fields:
+            raise CodecError(f"--{flag} does not apply to --method {method}")
+        options[field] = DECOMPOSITIONS.index(value) if field == "decomp" else value
+    return options
+
+
+def _summary(result) -> str:
+    q = result.quality
+    if "snr" in q:
+        seconds = len(result.data) * 8 / result.kbps / 1000 if result.kbps else 0
+        quality = f"{result.kbps:.2f} kbit/s, SNR {q['snr']:.2f} dB, PSNR {q['psnr']:.2f} dB ({seconds:.2f} s)"
+    elif "psnr_y" in q:
+        quality = (f"{result.bpp:.4f} bpp, {result.kbps:.1f} kbit/s, PSNR {q['psnr']:.2f} dB "
+                   f"(Y {q['psnr_y']:.2f} dB, RGB {q['psnr_rgb']:.2f} dB)")
+    else:
+        quality = f"{result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB"
+    chunks = f", {result.chunks} chunks" if result.chunks > 1 else ""
+    return (f"{len(result.data)} bytes, {quality}, {result.seconds:.1f} s "
+            f"({result.method}, {result.knob[0]} {result.knob[1]}{chunks})")
+
+
 def _encode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".inrc")
     check_output(output, [args.input], args.force)
-    options = dict(width=args.width, layers=args.layers, omega0=args.omega0, omega0_first=args.omega0_first,
-                   pe_freqs=args.pe_freqs)
-    if args.method == "doh":
-        options.update(latent=args.latent, proj_seed=args.proj_seed)
-    elif args.latent is not None or args.proj_seed is not None:
-        raise CodecError("--latent and --proj-seed apply to --method doh only")
+    method = args.method or api.DEFAULT_METHODS[formats.family(args.input)]
     result = api.encode_report(
-        args.input, method=args.method, bpp=args.bpp, size=args.size, psnr=args.psnr, steps=args.steps,
-        seed=args.seed, device=args.device, quiet=args.quiet, verbose=args.verbose and not args.quiet,
-        **options)
+        args.input, method=method, bpp=args.bpp, size=args.size, kbps=args.kbps, psnr=args.psnr,
+        steps=args.steps, seed=args.seed, device=args.device, quiet=args.quiet,
+        verbose=args.verbose and not args.quiet, chunk=args.chunk, fps=args.fps, **_model_options(args, method))
     check_output(output, [args.input], args.force)  # it may have appeared during a long encode
     atomic_write(output, lambda temp: temp.write_bytes(result.data))
     if not args.quiet:
-        print(f"{output}: {len(result.data)} bytes, {result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB, "
-              f"{result.seconds:.1f} s ({result.method}, {result.knob[0]} {result.knob[1]})", file=sys.stderr)
+        print(f"{output}: {_summary(result)}", file=sys.stderr)
+
+
+def _describe(spec) -> str:
+    shape = "x".join(map(str, spec.shape))
+    if spec.kind == "audio":
+        return (f"{spec.shape[0]} samples ({spec.seconds:.2f} s at {float(spec.rate):g} Hz), "
+                f"{spec.channels} channel(s), {spec.bit_depth}-bit")
+    if spec.kind == "video":
+        t, h, w = spec.shape
+        return f"{t} frames of {w}x{h} at {float(spec.rate):g} fps ({spec.seconds:.2f} s), {spec.channels} channel(s)"
+    return f"{shape}, {spec.channels} channel(s), {spec.bit_depth}-bit"
 
 
 def _decode(args) -> None:
@@ -105,8 +153,7 @@ def _decode(args) -> None:
     samples, spec = api.decode_signal(args.input, max_samples=args.max_samples)
     atomic_write(output, lambda temp: formats.write(samples, spec, temp, fmt))
     if not args.quiet:
-        print(f"{output}: {'x'.join(map(str, spec.shape))}, {spec.channels} channel(s), "
-              f"{spec.bit_depth}-bit", file=sys.stderr)
+        print(f"{output}: {_describe(spec)}", file=sys.stderr)
 
 
 def _info(args) -> None:
@@ -114,12 +161,13 @@ def _info(args) -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
+    spec = api.read_spec(args.input, max_samples=args.max_samples)
     config = ", ".join(f"{k}={v}" for k, v in summary["config"].items())
-    print(f"{args.input}: .inrc {summary['version']}, {summary['kind']} "
-          f"{'x'.join(map(str, summary['shape']))}, {summary['channels']} channel(s), "
-          f"{summary['bit_depth']}-bit")
-    print(f"  method {summary['method']} ({config}), {summary['parameters']} parameters")
-    print(f"  {summary['bytes']} bytes, {summary['bpp']:.4f} bpp")
+    print(f"{args.input}: .inrc {summary['version']}, {summary['kind']}: {_describe(spec)}")
+    chunks = f" in {summary['chunks']} chunks" if summary["chunks"] > 1 else ""
+    print(f"  method {summary['method']} ({config}), {summary['parameters']} parameters{chunks}")
+    rate = f", {summary['kbps']:.2f} kbit/s" if summary.get("kbps") else ""
+    print(f"  {summary['bytes']} bytes, {summary['bpp']:.4f} bits per {'sample' if spec.kind == 'audio' else 'pixel'}{rate}")
 
 
 def main(argv=None) -> int:

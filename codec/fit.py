@@ -10,7 +10,7 @@ import torch
 from inrcodec.config import FitConfig
 from inrcodec.errors import UnsupportedInput
 from inrcodec.progress import Progress
-from inrcodec.signal import Signal, axis_coords, grid_coords
+from inrcodec.signal import Signal, axis_coords
 
 _WARMUP_FRACTION = 0.02
 _FINAL_LR_FRACTION = 0.05
@@ -50,7 +50,6 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     target = signal.values().to(device)
     total = signal.spec.num_points
     full = cfg.batch_points <= 0 or cfg.batch_points >= total
-    coords_full = grid_coords(signal.spec.shape, device) if full else None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     progress = Progress(steps, label, quiet)
     recent = []
@@ -58,11 +57,11 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr)
         if full:
-            coords, wanted = coords_full, target
+            predicted, wanted = model.grid_values(), target
         else:
             index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
-            coords, wanted = axis_coords(signal.spec.shape, index), target[index]
-        loss = torch.mean((model(coords) - wanted) ** 2)
+            predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
+        loss = torch.mean((predicted - wanted) ** 2)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -14,6 +14,29 @@ def psnr(a: np.ndarray, b: np.ndarray, max_value: float) -> float:
     return math.inf if err == 0 else 10.0 * math.log10(max_value ** 2 / err)
 
 
+def snr(decoded: np.ndarray, reference: np.ndarray, offset: float = 0.0) -> float:
+    """Waveform SNR in dB: signal power over error power (offset: the zero level of unsigned samples)."""
+    ref = reference.astype(np.float64) - offset
+    err = np.sum((decoded.astype(np.float64) - reference.astype(np.float64)) ** 2)
+    power = np.sum(ref ** 2)
+    if err == 0:
+        return math.inf
+    return 10.0 * math.log10(max(power, 1e-300) / err)
+
+
+def quality(decoded: np.ndarray, reference: np.ndarray, spec) -> dict:
+    """Every measure that applies to the signal: psnr (all channels) always; audio adds snr;
+    video adds psnr_y and psnr_rgb (Y'CbCr sources converted to RGB for the latter)."""
+    out = {"psnr": psnr(decoded, reference, spec.max_value)}
+    if spec.kind == "audio":
+        out["snr"] = snr(decoded, reference, float(1 << (spec.bit_depth - 1)))
+    if spec.kind == "video":
+        from inrcodec.formats import video
+        out["psnr_y"] = psnr(video.luma(decoded, spec), video.luma(reference, spec), 255)
+        out["psnr_rgb"] = psnr(video.rgb(decoded, spec), video.rgb(reference, spec), 255)
+    return out
+
+
 def bits_per_sample(num_bytes: int, num_points: int) -> float:
     """Whole-file rate: bytes × 8 / points (bits per pixel for images)."""
     return num_bytes * 8.0 / num_points

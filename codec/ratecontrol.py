@@ -24,9 +24,17 @@ PSNR_MARGIN_DB = 0.5         # quantization then has this much to spend, so the 
 QAT_ALLOWANCE_DB = 0.75
 
 
-def budget_bytes(bpp: float | None, size: int | None, num_points: int) -> int | None:
-    if bpp is not None and size is not None:
-        raise RateError("give either bpp or size, not both")
+def budget_bytes(bpp: float | None, size: int | None, num_points: int, kbps: float | None = None,
+                 seconds: float = 0.0) -> int | None:
+    """The whole file's byte cap from --bpp, --size or --kbps (audio and video), or None."""
+    if sum(x is not None for x in (bpp, size, kbps)) > 1:
+        raise RateError("give one of bpp, size or kbps, not several")
+    if kbps is not None:
+        if not seconds:
+            raise RateError("kbps applies to audio and video only; use bpp or size for images")
+        if not kbps > 0:
+            raise RateError(f"kbps must be positive, got {kbps}")
+        return int(kbps * 1000 * seconds // 8)
     if bpp is not None:
         if not bpp > 0:
             raise RateError(f"bpp must be positive, got {bpp}")

@@ -1,8 +1,12 @@
 """Signal and SignalSpec: integer samples on a regular grid, and the views a network needs of them.
 
-A signal is a grid (image: H×W) of integer samples with `channels` values each. The network sees
-coordinates in [-1, 1] per axis and values scaled to [-1, 1]; `from_values` inverts that exactly
-up to rounding.
+A signal is a grid of unsigned integer samples with `channels` values each:
+- image: shape (H, W); channels 1 (gray) or 3 (RGB).
+- audio: shape (N,); any channel count; signed PCM stored offset-binary (value + 2**(bit_depth-1)),
+  float input kept as 24-bit; fmt "container:subtype" ("wav:PCM_16", "flac:PCM_24", "ogg:VORBIS").
+- video: shape (T, H, W); channels 1 or 3 (Y'CbCr with chroma at full size for Y4M, RGB otherwise).
+The network sees coordinates in [-1, 1] per axis and values scaled to [-1, 1]; `from_values`
+inverts that exactly up to rounding.
 """
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,7 +17,7 @@ import torch
 from inrcodec.errors import UnsupportedInput
 
 KINDS = ("image", "audio", "video")
-SUPPORTED_DEPTHS = (8, 16)
+SUPPORTED_DEPTHS = (8, 16, 24)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,12 @@ class SignalSpec:
 
     @property
     def dtype(self):
-        return np.uint8 if self.bit_depth <= 8 else np.uint16
+        return np.uint8 if self.bit_depth <= 8 else np.uint16 if self.bit_depth <= 16 else np.uint32
+
+    @property
+    def seconds(self) -> float:
+        """Duration of audio or video (0 for images)."""
+        return float(self.shape[0] / self.rate) if self.kind != "image" and self.rate else 0.0
 
 
 @dataclass

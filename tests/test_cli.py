@@ -108,4 +108,5 @@ def test_doh_through_the_cli(encoded, tmp_path):
     assert "latent 200" in result.stderr.strip().splitlines()[-1]
     assert json.loads(run("info", out, "--json").stdout)["method"] == "doh"
     assert run("decode", out, "-o", tmp_path / "d.png").returncode == 0
-    assert_clean_error(run("encode", image, "-o", tmp_path / "s.inrc", "--latent", "9", *FAST), match="doh")
+    assert_clean_error(run("encode", image, "-o", tmp_path / "s.inrc", "--latent", "9", *FAST),
+                       match="--latent does not apply to --method siren")

@@ -1,2 +1,2 @@
 """Representations; importing this package registers every method in MODELS."""
-from inrcodec.models import doh, siren  # noqa: F401  (register "siren" id 1, "doh" id 2)
+from inrcodec.models import doh, finr, siren  # noqa: F401  (register "siren" 1, "doh" 2, "finr" 4)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from inrcodec.quantize import quantize, step_from_index
-from inrcodec.signal import SignalSpec, axis_coords
+from inrcodec.signal import SignalSpec, axis_coords, grid_coords
 
 
 class Representation(nn.Module):
@@ -77,6 +77,10 @@ class Representation(nn.Module):
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         return self.forward_with(self.effective_params(), coords)
+
+    def grid_values(self) -> torch.Tensor:
+        """Values on the whole grid, (points, channels), differentiable: the full-batch fitting path."""
+        return self(grid_coords(self.spec.shape, next(self.parameters()).device))
 
     @torch.no_grad()
     def render(self, chunk_points: int = 1 << 16) -> torch.Tensor:
