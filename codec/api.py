@@ -12,7 +12,7 @@ import torch
 from inrcodec import chunks, formats, metrics, ratecontrol
 from inrcodec.chunks import TAG_CHUNK, TAG_CHUNKING, Chunking
 from inrcodec.config import FitConfig
-from inrcodec.errors import CodecError, RateError, UnsupportedInput
+from inrcodec.errors import CodecError, CorruptFile, RateError, UnsupportedInput
 from inrcodec.fit import fit_float, fit_quantized, resolve_device
 from inrcodec.formats import container
 from inrcodec.models import finr, siren  # noqa: F401  (registers the methods)

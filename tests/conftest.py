@@ -31,3 +31,20 @@ def rgb8():
 @pytest.fixture
 def fast_fit():
     return FAST_FIT
+
+
+def tone(samples: int, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A seeded sum of slow sines in [-0.6, 0.6], shape (samples, channels) float64."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples)[:, None]
+    periods = rng.uniform(40, 400, size=(3, channels))
+    phases = rng.uniform(0, 6.28, size=(3, channels))
+    return sum(0.2 * np.sin(2 * np.pi * t / periods[k] + phases[k]) for k in range(3))
+
+
+def moving_clip(frames: int, height: int, width: int, channels: int = 3) -> np.ndarray:
+    """A smooth pattern drifting over time, (T, H, W, C) uint8 (C = 1 gives (T, H, W))."""
+    t, y, x = np.mgrid[0:frames, 0:height, 0:width].astype(np.float64)
+    planes = [128 + 60 * np.sin(x / 4 + t / 3 + c) * np.cos(y / 5 - c) for c in range(channels)]
+    clip = np.clip(np.stack(planes, axis=-1), 0, 255).round().astype(np.uint8)
+    return clip[..., 0] if channels == 1 else clip
