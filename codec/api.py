@@ -242,7 +242,7 @@ class _Job:
         while True:
             model = self.fitted(config)
             if budget is None:
-                return model, DEFAULT_BASE_INDEX
+                return model, self.finest_codable(model, DEFAULT_BASE_INDEX)
             base = ratecontrol.finest_fitting_index(lambda i: self.probe(model, i), budget)
             if base is not None:
                 return model, base
@@ -253,6 +253,17 @@ class _Job:
                                 f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bits per sample)")
             config = smaller
             self.log.message("rate control: nothing fits, refitting with %s %s" % self.cls.knob(config))
+
+    def finest_codable(self, model, start: int) -> int:
+        """The first base index from `start` whose symbols fit the entropy coder's alphabet (a high
+        ω0 makes the default step too fine for the first layer)."""
+        for base in range(start, ratecontrol.COARSEST_BASE_INDEX + 1):
+            try:
+                self.pack(model, base)
+                return base
+            except ValueError:
+                continue
+        raise RateError(f"the fitted {self.cls.name} weights are too large to code at any step")
 
     def fit_for_quality(self, config, target: float):
         """Fit, widening until the float fit reaches the target; then the coarsest step that keeps it."""
