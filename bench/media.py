@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 import inrcodec
-from inrcodec import metrics
+from inrcodec import chunks, metrics
 from inrcodec.config import FitConfig
 from inrcodec.formats import audio, video
 from inrcodec.registry import MODELS
@@ -42,15 +42,23 @@ X26X_CRF = (23, 28, 33, 38, 45)
 PUBLISHED_AUDIO = "COIN++ 42.9 dB PSNR at 27.5 kbit/s on LibriSpeech; MP3 43.5 dB at 20 kbit/s (REFERENCE.md)"
 
 
+def method_steps(text: str) -> tuple:
+    method, _, steps = text.partition("=")
+    if method not in MODELS.names() or not steps.isdigit():
+        raise argparse.ArgumentTypeError(f"expected METHOD=STEPS, got {text!r}")
+    return method, int(steps)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("audio", "video", "speed"))
-    p.add_argument("--steps", type=int, default=500, help="inrcodec fitting steps per chunk")
+    p.add_argument("--steps", nargs="+", default=["finr=2000", "siren=500", "doh=300"], type=method_steps,
+                   help="fitting steps per chunk for each method, as METHOD=N (F-INR's steps are ~15x cheaper)")
     p.add_argument("--seconds", type=float, default=1.0, help="audio: excerpt length from each file's start")
     p.add_argument("--frames", type=int, default=16, help="video: frames from each clip's start")
     p.add_argument("--kbps", nargs="+", type=float, default=[48.0, 128.0], help="audio: inrcodec kbit/s caps")
     p.add_argument("--bpp", nargs="+", type=float, default=[0.1, 0.3], help="video: inrcodec bpp caps")
-    p.add_argument("--methods", nargs="+", default=["siren", "finr", "doh"])
+    p.add_argument("--methods", nargs="+", default=["finr", "siren", "doh"])
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     return p.parse_args(argv)
 
@@ -74,9 +82,20 @@ def inr_point(signal, method, steps, workdir, **rate):
     path = workdir / "x.inrc"
     path.write_bytes(result.data)
     decoded, _ = inrcodec.api.decode_signal(path)
-    return {"codec": f"inrcodec-{method}", "setting": rate, "bytes": path.stat().st_size,
-            "quality": metrics.quality(decoded, signal.samples, signal.spec), "enc_s": time.monotonic() - start,
-            "knob": list(result.knob), "chunks": result.chunks}
+    point = {"codec": f"inrcodec-{method}", "setting": rate, "bytes": path.stat().st_size,
+             "quality": metrics.quality(decoded, signal.samples, signal.spec), "enc_s": time.monotonic() - start,
+             "knob": list(result.knob), "chunks": result.chunks}
+    if signal.spec.kind == "audio" and result.chunks > 1:
+        point["join_error_ratio"] = join_error_ratio(decoded, signal)
+    return point
+
+
+def join_error_ratio(decoded: np.ndarray, signal: Signal, reach: int = 16) -> float:
+    """RMS error within `reach` samples of each chunk join over the RMS error everywhere (1 = no seam)."""
+    err = decoded.astype(np.float64) - signal.samples.astype(np.float64)
+    length = chunks.default_chunking(signal.spec).length
+    joins = np.concatenate([np.arange(b - reach, b + reach) for b in range(length, len(err), length)])
+    return float(np.sqrt(np.mean(err[joins] ** 2)) / np.sqrt(np.mean(err ** 2)))
 
 
 # -- audio ----------------------------------------------------------------------------------------
@@ -120,7 +139,7 @@ def audio_points(path: Path, args, workdir: Path) -> list:
              "quality": float_quality(back, floats.reshape(len(floats), -1))})
     for method in args.methods:
         for kbps in args.kbps if method != "doh" else args.kbps[:1]:
-            add(inr_point(signal, method, args.steps, workdir, kbps=kbps))
+            add(inr_point(signal, method, args.steps[method], workdir, kbps=kbps))
     return points
 
 
@@ -182,7 +201,7 @@ def video_points(path: Path, args, workdir: Path) -> list:
             add(x26x_point(codec, crf, signal, workdir))
     for method in args.methods:
         for bpp in args.bpp if method != "doh" else args.bpp[:1]:
-            add(inr_point(signal, method, args.steps, workdir, bpp=bpp))
+            add(inr_point(signal, method, args.steps[method], workdir, bpp=bpp))
     return points
 
 
@@ -199,13 +218,14 @@ def speed_points(args) -> list:
         for method, config in (("finr", finr_cfg), ("siren", siren_cfg)):
             options = {k: v for k, v in dataclasses.asdict(config).items()}
             start = time.monotonic()
-            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, args.steps), chunk=args.frames,
+            steps = args.steps[method]
+            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, steps), chunk=args.frames,
                                                 **options)
             seconds = time.monotonic() - start
             path = Path(tmp) / "x.inrc"
             path.write_bytes(result.data)
             params = MODELS.get(method)(config, signal.spec).num_transmitted()
-            point = {"codec": f"inrcodec-{method}", "params": params, "config": options, "steps": args.steps,
+            point = {"codec": f"inrcodec-{method}", "params": params, "config": options, "steps": steps,
                      "seconds": seconds, "bytes": path.stat().st_size,
                      "bpp": path.stat().st_size * 8 / signal.spec.num_points, "quality": result.quality}
             points.append(point)
@@ -219,12 +239,16 @@ def write_report(kind: str, points: list, args, out: Path) -> None:
               "args": {k: str(v) for k, v in vars(args).items()}, "points": points}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"media_{kind}.json").write_text(json.dumps(json_safe(report), indent=1))
+    joins = [p["join_error_ratio"] for p in points if "join_error_ratio" in p]
     lines = [f"# {kind} benchmark", "", f"{report['date']}, {report['machine'].get('processor')}, "
              f"torch {report['machine'].get('torch')} ({report['machine'].get('torch_threads')} threads), "
-             f"CUDA: {report['machine'].get('cuda')}. Command: `python bench/media.py {kind} "
-             f"--steps {args.steps}`" + (f" --seconds {args.seconds}" if kind == "audio" else "") +
-             (f" --frames {args.frames}" if kind != "audio" else ""), ""]
+             f"CUDA: {report['machine'].get('cuda')}. Command: `python bench/media.py {kind} --steps "
+             + " ".join(f"{m}={n}" for m, n in args.steps.items())
+             + (f" --seconds {args.seconds}" if kind == "audio" else f" --frames {args.frames}") + "`", ""]
     if kind == "audio":
+        if joins:
+            lines += [f"Chunk joins: RMS error within 16 samples of a join / RMS error overall: median "
+                      f"{np.median(joins):.2f}, max {max(joins):.2f} over {len(joins)} encodes (1.0 = no seam).", ""]
         lines += [f"Published: {PUBLISHED_AUDIO}.", "",
                   "| file | codec | setting | kbit/s | SNR dB | PSNR dB | encode s |", "|---|---|---|---:|---:|---:|---:|"]
         for p in points:
@@ -280,6 +304,7 @@ def write_plot(kind: str, points: list, file: Path) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    args.steps = dict(method_steps(x) if isinstance(x, str) else x for x in args.steps)
     if not CORPUS.is_dir():
         sys.exit(f"media.py: error: no corpus at {CORPUS}")
     points = []

@@ -21,7 +21,9 @@ from inrcodec.registry import MODELS
 from inrcodec.signal import Signal, from_array, from_values, to_array
 from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
 
-DEFAULT_METHODS = {"image": "siren", "audio": "siren", "video": "finr"}
+# F-INR for audio too: one 16,384-sample speech chunk, 1000 steps, at ~100 kbit/s gave SNR 7.6 dB
+# in 3 s against SIREN's 4.7 dB in 44 s (best SIREN setting of four tried).
+DEFAULT_METHODS = {"image": "siren", "audio": "finr", "video": "finr"}
 
 DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
 

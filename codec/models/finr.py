@@ -135,6 +135,10 @@ class Finr(Representation):
     # -- configuration ------------------------------------------------------------------------
     @classmethod
     def default_config(cls, spec, **overrides):
+        if spec.kind == "video":
+            # carphone, 16 frames, 1000 steps: Tucker rank 24 gave Y 28.2 dB at 0.63 bpp, CP rank 64
+            # 26.5 dB at 0.51 bpp, TT rank 24 25.7 dB at 0.75 bpp (lr 1e-3; it diverges at 3e-3).
+            overrides.setdefault("decomp", DECOMPOSITIONS.index("tucker"))
         if spec.kind == "audio":
             # About square: a 16,384-sample chunk folds into 128 rows of 128.
             overrides.setdefault("fold", min(MAX_FOLD, 1 << max(1, round(math.log2(max(2, spec.shape[0])) / 2))))
