@@ -4,8 +4,16 @@ import math
 import numpy as np
 
 
+_BLOCK = 1 << 22  # samples per block: an hour of stereo audio is never converted to float64 at once
+
+
 def mse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    a, b = a.reshape(-1), b.reshape(-1)
+    total = 0.0
+    for start in range(0, len(a), _BLOCK):
+        diff = a[start:start + _BLOCK].astype(np.float64) - b[start:start + _BLOCK].astype(np.float64)
+        total += float(np.dot(diff, diff))
+    return total / max(1, len(a))
 
 
 def psnr(a: np.ndarray, b: np.ndarray, max_value: float) -> float:
@@ -16,11 +24,12 @@ def psnr(a: np.ndarray, b: np.ndarray, max_value: float) -> float:
 
 def snr(decoded: np.ndarray, reference: np.ndarray, offset: float = 0.0) -> float:
     """Waveform SNR in dB: signal power over error power (offset: the zero level of unsigned samples)."""
-    ref = reference.astype(np.float64) - offset
-    err = np.sum((decoded.astype(np.float64) - reference.astype(np.float64)) ** 2)
-    power = np.sum(ref ** 2)
+    err = mse(decoded, reference)
     if err == 0:
         return math.inf
+    ref = reference.reshape(-1)
+    power = sum(float(np.sum((ref[i:i + _BLOCK].astype(np.float64) - offset) ** 2))
+                for i in range(0, len(ref), _BLOCK)) / max(1, len(ref))
     return 10.0 * math.log10(max(power, 1e-300) / err)
 
 

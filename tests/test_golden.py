@@ -1,6 +1,8 @@
 """Golden .inrc files written by released versions must keep decoding to the same pixels.
 
 Regenerate only on a deliberate format change: INRCODEC_WRITE_GOLDEN=1 python -m pytest tests/test_golden.py
+(or INRCODEC_WRITE_GOLDEN=name,name to write only new ones). Images store the expected decode as
+PNG, audio and video as .npy.
 """
 import os
 from pathlib import Path
@@ -11,13 +13,27 @@ from PIL import Image
 
 import inrcodec
 from inrcodec.config import FitConfig
-from tests.conftest import smooth_image
+from tests.conftest import moving_clip, smooth_image, tone
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = {  # name: (image, encode options)
+GOLDEN = {  # name: (signal, encode options)
     "golden_v1_rgb8": (lambda: smooth_image(24, 19, 3, 8, seed=5), {"width": 16, "layers": 3}),
     "golden_v1_gray16": (lambda: smooth_image(17, 23, 1, 16, seed=6), {"width": 12, "layers": 3, "pe_freqs": 2}),
+    # Two chunks with a crossfaded join, F-INR CP on folded rows.
+    "golden_v1_audio24_stereo": (lambda: (np.round(tone(700, 2, seed=7) * (1 << 23)).astype(np.int64) << 8)
+                                 .astype(np.int32), {"rate": 8000, "chunk": 400, "rank": 8, "width": 16}),
+    # Two groups of frames, F-INR Tucker.
+    "golden_v1_video_rgb": (lambda: moving_clip(4, 10, 13), {"fps": 24, "chunk": 2, "rank": 6, "width": 16}),
 }
+
+
+def _expected_path(name) -> Path:
+    return DATA / (f"{name}.png" if name.startswith("golden_v1_rgb8") or "gray16" in name else f"{name}.npy")
+
+
+def _load_expected(name) -> np.ndarray:
+    path = _expected_path(name)
+    return np.load(path) if path.suffix == ".npy" else np.asarray(Image.open(path))
 FIT = FitConfig(steps=200, lr=2e-3, batch_points=0, qat_steps=20)
 
 
@@ -25,26 +41,32 @@ def _write_golden(name):
     make, options = GOLDEN[name]
     data = inrcodec.encode(make(), fit=FIT, **options)
     (DATA / f"{name}.inrc").write_bytes(data)
-    Image.fromarray(inrcodec.decode(data)).save(DATA / f"{name}.png")
+    path = _expected_path(name)
+    if path.suffix == ".npy":
+        np.save(path, inrcodec.decode(data))
+    else:
+        Image.fromarray(inrcodec.decode(data)).save(path)
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_file_decodes_to_the_stored_pixels(name):
-    if os.environ.get("INRCODEC_WRITE_GOLDEN"):
+    wanted = os.environ.get("INRCODEC_WRITE_GOLDEN", "")
+    if wanted == "1" or name in wanted.split(","):
         _write_golden(name)
-    expected = np.asarray(Image.open(DATA / f"{name}.png"))
+    expected = _load_expected(name)
     decoded = inrcodec.decode(DATA / f"{name}.inrc")
     assert decoded.shape == expected.shape and decoded.dtype == expected.dtype
     # Lossy decode may differ across machines by float rounding only (DESIGN.md §5): a rounding
     # boundary can move a sample by one code value, never more, and almost never.
-    diff = np.abs(decoded.astype(np.int64) - expected.astype(np.int64))
+    shift = 8 if decoded.dtype == np.int32 else 0  # 24-bit audio is left-aligned in int32
+    diff = np.abs((decoded.astype(np.int64) >> shift) - (expected.astype(np.int64) >> shift))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
 
 
 def test_golden_files_match_their_source_images():
     """The stored pixels are a fair reconstruction of the pattern (guards a bad regeneration)."""
     for name, (make, _) in GOLDEN.items():
-        expected = np.asarray(Image.open(DATA / f"{name}.png"))
+        expected = _load_expected(name)
         original = make()
-        peak = 255 if original.dtype == np.uint8 else 65535
+        peak = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(np.int32): 2 ** 32}[original.dtype]
         assert inrcodec.metrics.psnr(expected, original, peak) > 25
