@@ -63,8 +63,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def fitted(method: str, steps: int) -> FitConfig:
-    return FitConfig(**{**MODELS.get(method).fit_defaults, "steps": steps})
+def fitted(method: str, kind: str, steps: int) -> FitConfig:
+    return MODELS.get(method).fit_config(kind, steps=steps)
 
 
 def excerpt(signal: Signal, length: int) -> Signal:
@@ -76,7 +76,7 @@ def inr_point(signal, method, steps, workdir, **rate):
     """Encode to a real file, decode it, measure."""
     start = time.monotonic()
     try:
-        result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, steps), **rate)
+        result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps), **rate)
     except inrcodec.CodecError as exc:
         return {"codec": f"inrcodec-{method}", "setting": rate, "error": str(exc)}
     path = workdir / "x.inrc"
@@ -219,7 +219,7 @@ def speed_points(args) -> list:
             options = {k: v for k, v in dataclasses.asdict(config).items()}
             start = time.monotonic()
             steps = args.steps[method]
-            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, steps), chunk=args.frames,
+            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps), chunk=args.frames,
                                                 **options)
             seconds = time.monotonic() - start
             path = Path(tmp) / "x.inrc"

@@ -102,7 +102,7 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     spec = signal.spec
     method = method or DEFAULT_METHODS[spec.kind]
     cls = MODELS.get(method)
-    fit_cfg = dataclasses.replace(fit or FitConfig(**cls.fit_defaults), seed=seed, device=device,
+    fit_cfg = dataclasses.replace(fit or cls.fit_config(spec.kind), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))
     if fit_cfg.steps < 0:
         raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from inrcodec.config import FitConfig
 from inrcodec.quantize import quantize, step_from_index
 from inrcodec.signal import SignalSpec, axis_coords, grid_coords
 
@@ -18,6 +19,7 @@ class Representation(nn.Module):
     name = "?"
     wire_id = 0
     fit_defaults = {}  # FitConfig fields this method fits better with (the encoder's defaults only)
+    fit_defaults_by_kind = {}  # {"audio": {...}}: further FitConfig fields for one kind of signal
 
     def __init__(self, config, spec: SignalSpec):
         super().__init__()
@@ -25,6 +27,11 @@ class Representation(nn.Module):
         self.spec = spec
         self.step_indices = None  # {name: step table index} once quantization is on
         self.quant_mode = None    # None (float), "ste", "noise"
+
+    @classmethod
+    def fit_config(cls, kind: str, **fields):
+        """The FitConfig this method starts from for a kind of signal; `fields` override it."""
+        return FitConfig(**{**cls.fit_defaults, **cls.fit_defaults_by_kind.get(kind, {}), **fields})
 
     # -- what subclasses provide ------------------------------------------------------------
     @classmethod

@@ -110,8 +110,12 @@ class Finr(Representation):
     """Per-axis sine networks combined by CP, Tucker or tensor-train; rank (and width) is the knob."""
 
     config_class = FinrConfig
-    # The whole grid is one cheap step, so fit full-batch; 3e-3 beat 1e-3 (see the README's F-INR notes).
+    # The whole grid is one cheap step, so fit full-batch. Video (carphone, 16 frames, Tucker rank 24,
+    # 1000 steps): lr 1e-3 gave Y 27.2 dB at 0.59 bpp, 3e-3 28.2 dB at 0.63, 1e-2 28.4 dB at 0.72 (the
+    # same RD curve). Speech (one 16,384-sample chunk, CP rank 32): 3e-3 gave SNR 7.6 dB at 106 kbit/s,
+    # 1e-2 12.2 dB at 114 kbit/s.
     fit_defaults = {"batch_points": 0, "lr": 3e-3}
+    fit_defaults_by_kind = {"audio": {"lr": 1e-2}}
 
     def __init__(self, config: FinrConfig, spec, generator=None):
         super().__init__(config, spec)
