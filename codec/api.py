@@ -78,15 +78,18 @@ def _pack(model, spec, base_index: int) -> bytes:
     return container.pack(header, [(TAG_WEIGHTS, encode_weights(model, assign_steps(model, base_index)))])
 
 
-def _chunk_payload(model, base_index: int) -> bytes:
-    return chunks.pack_chunk(model.config.to_bytes(), encode_weights(model, assign_steps(model, base_index)))
+def _chunk_packer(part: Signal):
+    def pack(model, base_index: int) -> bytes:
+        weights = encode_weights(model, assign_steps(model, base_index))
+        return chunks.pack_chunk(part.value_range, model.config.to_bytes(), weights)
+    return pack
 
 
 def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
     model.step_indices = assign_steps(model, base_index)
     model.quant_mode = "ste"
     try:
-        samples = from_values(model.render(), signal.spec)
+        samples = from_values(model.render(), signal.spec, signal.value_range)
     finally:
         model.quant_mode = None
     return metrics.psnr(samples, signal.samples, signal.spec.max_value)
@@ -157,7 +160,7 @@ def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float
             if chunk_budget <= 0:
                 raise RateError(f"{budget} bytes cannot hold {len(windows)} chunks; use a larger budget or --chunk")
         log.message(f"chunk {i + 1}/{len(windows)}: samples {window.core_start}..{window.core_end}")
-        model, base, payload = job_for(part, _chunk_payload).encode(chunk_budget, psnr)
+        model, base, payload = job_for(part, _chunk_packer(part)).encode(chunk_budget, psnr)
         sections.append((TAG_CHUNK, payload))
         bases.append(base)
         first_config = first_config or model.config
@@ -340,10 +343,10 @@ def decode_signal(source, *, max_samples: int | None = None) -> tuple:
         raise CorruptFile(f"file holds {len(payloads)} chunks, its header describes {len(windows)}")
     out = chunks.Assembler(spec, chunking)
     for window, payload in zip(windows, payloads):
-        config_bytes, weights = chunks.unpack_chunk(payload)
+        value_range, config_bytes, weights = chunks.unpack_chunk(payload, spec)
         model = _build(cls, config_bytes, chunks.window_spec(spec, window))
         decode_weights(model, weights)
-        out.add(window, model.render())
+        out.add(window, model.render(), value_range)
     return out.samples, spec
 
 
@@ -367,7 +370,8 @@ def info(source, *, max_samples: int | None = None) -> dict:
         parameters = 0
         windows = Chunking.from_bytes(parsed.section(TAG_CHUNKING)).windows(spec.shape[0])
         for window, payload in zip(windows, chunk_sections):
-            parameters += _build(cls, chunks.unpack_chunk(payload)[0], chunks.window_spec(spec, window)).num_transmitted()
+            config_bytes = chunks.unpack_chunk(payload, spec)[1]
+            parameters += _build(cls, config_bytes, chunks.window_spec(spec, window)).num_transmitted()
     else:
         parameters = _build(cls, h.model_config, spec).num_transmitted()
     summary = {

@@ -5,8 +5,12 @@ Chunk i's core is [i·length, (i+1)·length). Its network is fitted on a window 
 two networks over those 2·overlap samples, so a join has no step (a click in audio). Memory and
 fitting time grow linearly with duration: one chunk's model is alive at a time.
 
+Each window's network spans only the window's own sample range (lo..hi): a quiet passage gets a
+finer output scale, so its quantization noise stays below the signal.
+
 Wire: section TAG_CHUNKING = length uvarint, overlap uvarint; then one TAG_CHUNK section per chunk,
-in order: model config (uvarint length + bytes), then the weight payload (weights.py).
+in order: lo uvarint, hi uvarint, model config (uvarint length + bytes), then the weight payload
+(weights.py).
 """
 import dataclasses
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ import torch
 
 from inrcodec.errors import CorruptFile
 from inrcodec.formats.binary import Reader, uvarint
-from inrcodec.signal import Signal, SignalSpec, from_values
+from inrcodec.signal import Signal, SignalSpec, from_values, to_full_range
 
 TAG_CHUNKING = 2
 TAG_CHUNK = 3
@@ -85,18 +89,23 @@ def window_spec(spec: SignalSpec, window: Window) -> SignalSpec:
 
 
 def window_signal(signal: Signal, window: Window) -> Signal:
-    return Signal(signal.samples[window.start:window.end], window_spec(signal.spec, window))
+    samples = signal.samples[window.start:window.end]
+    value_range = (int(samples.min()), int(samples.max()))
+    return Signal(samples, window_spec(signal.spec, window), value_range)
 
 
-def pack_chunk(config_bytes: bytes, weights: bytes) -> bytes:
-    return uvarint(len(config_bytes)) + config_bytes + weights
+def pack_chunk(value_range: tuple, config_bytes: bytes, weights: bytes) -> bytes:
+    return uvarint(value_range[0]) + uvarint(value_range[1]) + uvarint(len(config_bytes)) + config_bytes + weights
 
 
-def unpack_chunk(payload: bytes) -> tuple:
-    """(config bytes, weight payload) of a TAG_CHUNK section."""
+def unpack_chunk(payload: bytes, spec: SignalSpec) -> tuple:
+    """(value range, config bytes, weight payload) of a TAG_CHUNK section."""
     r = Reader(payload, "chunk section")
+    lo, hi = r.uvarint(), r.uvarint()
+    if not lo <= hi <= spec.max_value:
+        raise CorruptFile(f"bad chunk value range {lo}..{hi} for {spec.bit_depth}-bit samples")
     config = r.take(r.uvarint())
-    return config, payload[r.pos:]
+    return (lo, hi), config, payload[r.pos:]
 
 
 class Assembler:
@@ -111,8 +120,8 @@ class Assembler:
         self.samples = np.empty(tuple(spec.shape) + (spec.channels,), dtype=spec.dtype)
         self._tail = None  # values of the previous window over the next join's crossfade region
 
-    def add(self, window: Window, values: torch.Tensor) -> None:
-        values = values.reshape((window.end - window.start,) + tuple(self.spec.shape[1:]) +
+    def add(self, window: Window, values: torch.Tensor, value_range: tuple) -> None:
+        values = to_full_range(values.float(), self.spec, value_range).reshape((window.end - window.start,) + tuple(self.spec.shape[1:]) +
                                 (self.spec.channels,)).float()
         pos = window.start
         if self._tail is not None:

@@ -53,11 +53,21 @@ class SignalSpec:
 class Signal:
     samples: np.ndarray  # shape spec.shape + (channels,), unsigned integers
     spec: SignalSpec
+    # (lo, hi) of the sample values the network's [-1, 1] spans; None = the whole depth. A quiet
+    # audio chunk gets its own range, so quantization noise scales with the signal, not full scale.
+    value_range: tuple | None = None
 
     def values(self) -> torch.Tensor:
-        """Samples as float32 in [-1, 1], shape (points, channels)."""
-        flat = self.samples.reshape(-1, self.spec.channels).astype(np.float32)
-        return torch.from_numpy(flat * (2.0 / self.spec.max_value) - 1.0)
+        """Samples as float32 in [-1, 1] over value_range, shape (points, channels)."""
+        mid, half = range_affine(self.spec, self.value_range)
+        flat = self.samples.reshape(-1, self.spec.channels).astype(np.float64)
+        return torch.from_numpy(((flat - mid) / half).astype(np.float32))
+
+
+def range_affine(spec: SignalSpec, value_range) -> tuple:
+    """(mid, half): sample = mid + half * value, for a value in [-1, 1]."""
+    lo, hi = value_range if value_range is not None else (0, spec.max_value)
+    return (lo + hi) / 2.0, max((hi - lo) / 2.0, 0.5)
 
 
 def grid_coords(shape, device="cpu") -> torch.Tensor:
@@ -78,11 +88,20 @@ def axis_coords(shape, index: torch.Tensor) -> torch.Tensor:
     return torch.stack(coords[::-1], dim=-1)
 
 
-def from_values(values: torch.Tensor, spec: SignalSpec) -> np.ndarray:
-    """Network outputs in [-1, 1], shape (points, channels) -> integer samples, shape grid + (channels,)."""
-    scaled = (values.detach().float().cpu().clamp(-1.0, 1.0) + 1.0) * (spec.max_value / 2.0)
-    ints = torch.round(scaled).to(torch.int64).numpy().astype(spec.dtype)
+def from_values(values: torch.Tensor, spec: SignalSpec, value_range=None) -> np.ndarray:
+    """Network outputs in [-1, 1] (over value_range), shape (points, channels) -> integer samples,
+    shape grid + (channels,)."""
+    mid, half = range_affine(spec, value_range)
+    scaled = values.detach().cpu().double().clamp(-1.0, 1.0) * half + mid
+    ints = torch.round(scaled).clamp(0, spec.max_value).to(torch.int64).numpy().astype(spec.dtype)
     return ints.reshape(tuple(spec.shape) + (spec.channels,))
+
+
+def to_full_range(values: torch.Tensor, spec: SignalSpec, value_range) -> torch.Tensor:
+    """Values over value_range -> the same samples as values over the whole depth (clamped to the range)."""
+    mid, half = range_affine(spec, value_range)
+    full_mid, full_half = range_affine(spec, None)
+    return (values.clamp(-1.0, 1.0) * half + (mid - full_mid)) / full_half
 
 
 def from_array(array: np.ndarray, kind: str = "image", bit_depth: int | None = None) -> Signal:
