@@ -21,9 +21,10 @@ from inrcodec.registry import MODELS
 from inrcodec.signal import Signal, from_array, from_values, to_array
 from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
 
-# F-INR for audio too: one 16,384-sample speech chunk, 1000 steps, at ~100 kbit/s gave SNR 7.6 dB
-# in 3 s against SIREN's 4.7 dB in 44 s (best SIREN setting of four tried).
-DEFAULT_METHODS = {"image": "siren", "audio": "finr", "video": "finr"}
+# SIREN for audio: one 16,384-sample speech chunk at 32 kbit/s gave SNR 14.7 dB (500 steps, 17 s)
+# against F-INR's 10.5 dB (1000 steps, 5 s) and D'OH's 12.2 dB (300 steps, 65 s). F-INR for video,
+# as the product asks: it is the method built for it (bench/results/media_video.md compares them).
+DEFAULT_METHODS = {"image": "siren", "audio": "siren", "video": "finr"}
 
 DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
 

@@ -69,7 +69,7 @@ def test_video_decodes_to_png_frames(tmp_path):
 def test_media_option_errors_are_one_line(tmp_path):
     source = tmp_path / "a.wav"
     sf.write(source, tone(300), 8000, subtype="PCM_16")
-    assert_clean_error(run("encode", source, "--latent", "4", *FAST), match="--latent does not apply to --method finr")
+    assert_clean_error(run("encode", source, "--rank", "4", *FAST), match="--rank does not apply to --method siren")
     assert_clean_error(run("encode", source, "--chunk", "100", "--method", "finr", "--kbps", "0.001", *FAST),
                        match="bytes")
     bad = tmp_path / "b.y4m"

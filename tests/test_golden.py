@@ -21,9 +21,10 @@ GOLDEN = {  # name: (signal, encode options)
     "golden_v1_gray16": (lambda: smooth_image(17, 23, 1, 16, seed=6), {"width": 12, "layers": 3, "pe_freqs": 2}),
     # Two chunks with a crossfaded join, F-INR CP on folded rows.
     "golden_v1_audio24_stereo": (lambda: (np.round(tone(700, 2, seed=7) * (1 << 23)).astype(np.int64) << 8)
-                                 .astype(np.int32), {"rate": 8000, "chunk": 400, "rank": 8, "width": 16}),
+                                 .astype(np.int32), {"rate": 8000, "method": "finr", "chunk": 400, "rank": 8,
+                                                       "width": 16}),
     # Two groups of frames, F-INR Tucker.
-    "golden_v1_video_rgb": (lambda: moving_clip(4, 10, 13), {"fps": 24, "chunk": 2, "rank": 6, "width": 16}),
+    "golden_v1_video_rgb": (lambda: moving_clip(4, 10, 13), {"fps": 24, "method": "finr", "chunk": 2, "rank": 6, "width": 16}),
 }
 
 
