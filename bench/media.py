@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 import inrcodec
 from inrcodec import chunks, metrics
 from inrcodec.config import FitConfig
+from inrcodec.fit import fit_float
 from inrcodec.formats import audio, video
 from inrcodec.registry import MODELS
 from inrcodec.signal import Signal
@@ -212,8 +214,19 @@ def video_points(path: Path, args, workdir: Path) -> list:
 
 
 # -- F-INR vs SIREN speed -------------------------------------------------------------------------
+def full_grid_step_seconds(method: str, config, signal: Signal, steps: int = 5) -> float:
+    """Seconds per Adam step on the whole grid (every sample of the group, the F-INR paper's measure)."""
+    model = MODELS.get(method)(config, signal.spec, generator=torch.Generator().manual_seed(0))
+    cfg = FitConfig(steps=steps + 1, batch_points=0, qat_steps=0)
+    fit_float(model, signal, dataclasses.replace(cfg, steps=1), True, torch.Generator())  # warm-up
+    start = time.monotonic()
+    fit_float(model, signal, dataclasses.replace(cfg, steps=steps), True, torch.Generator())
+    return (time.monotonic() - start) / steps
+
+
 def speed_points(args) -> list:
-    """One group of frames, both methods at about the same parameter count, the same steps."""
+    """One group of frames, both methods at about the same parameter count: the time of one
+    whole-grid step, and a whole encode with each method's own schedule."""
     signal = excerpt(video.read(CORPUS / "video" / "carphone_qcif_64f.y4m"), args.frames)
     finr_cfg = MODELS.get("finr").default_config(signal.spec, rank=24)
     target = MODELS.get("finr")(finr_cfg, signal.spec).num_transmitted()
@@ -222,17 +235,18 @@ def speed_points(args) -> list:
     points = []
     with tempfile.TemporaryDirectory() as tmp:
         for method, config in (("finr", finr_cfg), ("siren", siren_cfg)):
-            options = {k: v for k, v in dataclasses.asdict(config).items()}
-            start = time.monotonic()
+            options = dataclasses.asdict(config)
+            step_s = full_grid_step_seconds(method, config, signal)
             steps = args.steps[method]
-            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps), chunk=args.frames,
-                                                **options)
+            start = time.monotonic()
+            result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps),
+                                                chunk=args.frames, **options)
             seconds = time.monotonic() - start
             path = Path(tmp) / "x.inrc"
             path.write_bytes(result.data)
             params = MODELS.get(method)(config, signal.spec).num_transmitted()
             point = {"codec": f"inrcodec-{method}", "params": params, "config": options, "steps": steps,
-                     "seconds": seconds, "bytes": path.stat().st_size,
+                     "full_grid_step_s": step_s, "seconds": seconds, "bytes": path.stat().st_size,
                      "bpp": path.stat().st_size * 8 / signal.spec.num_points, "quality": result.quality}
             points.append(point)
             print(json.dumps(json_safe(point)), flush=True)
@@ -273,12 +287,17 @@ def write_report(kind: str, points: list, args, out: Path) -> None:
                          f"{q.get('psnr_rgb', math.nan):.2f} | {p.get('enc_s', math.nan):.1f} |"
                          + (f" {p['error']}" if "error" in p else ""))
     else:
-        lines += ["| method | parameters | steps | fit + code s | bytes | bpp | PSNR Y dB | PSNR RGB dB |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| method | parameters | whole-grid step s | encode steps | encode s | bytes | bpp | "
+                  "PSNR Y dB | PSNR RGB dB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for p in points:
             q = p["quality"]
-            lines.append(f"| {p['codec']} | {p['params']} | {p['steps']} | {p['seconds']:.1f} | {p['bytes']} | "
-                         f"{p['bpp']:.3f} | {q['psnr_y']:.2f} | {q['psnr_rgb']:.2f} |")
+            lines.append(f"| {p['codec']} | {p['params']} | {p['full_grid_step_s']:.3f} | {p['steps']} | "
+                         f"{p['seconds']:.1f} | {p['bytes']} | {p['bpp']:.3f} | {q['psnr_y']:.2f} | {q['psnr_rgb']:.2f} |")
+        if len(points) == 2:
+            ratio = points[1]["full_grid_step_s"] / points[0]["full_grid_step_s"]
+            lines += ["", f"A whole-grid step of F-INR is {ratio:.1f}x faster than SIREN's at the same parameter count. "
+                      "The encodes use each method's own schedule: F-INR full-grid steps, SIREN mini-batches of "
+                      "16,384 samples."]
     (out / f"media_{kind}.md").write_text("\n".join(lines) + "\n")
     if kind != "speed":
         write_plot(kind, points, out / f"media_{kind}.png")

@@ -105,3 +105,10 @@ def test_a_missing_chunk_is_refused():
 def test_bad_media_options_are_refused(options, match):
     with pytest.raises(UnsupportedInput, match=match):
         inrcodec.encode(np.zeros((4, 4), np.uint8), fit=FAST_FIT, **options)
+
+
+def test_psnr_target_holds_for_every_chunk_and_the_whole_clip():
+    audio = np.round(tone(1500, seed=2)[:, 0] * 32767).astype(np.int16)
+    result = inrcodec.api.encode_report(audio, rate=8000, psnr=45.0, chunk=750, fit=FAST_FIT)
+    decoded = inrcodec.decode(result.data)
+    assert psnr(decoded, audio, 65535) >= 45.0 and result.chunks == 2
