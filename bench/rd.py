@@ -1,4 +1,4 @@
-"""Rate-distortion benchmark on images: inrcodec against JPEG and WebP (Pillow) in one run.
+"""Rate-distortion benchmark on images: inrcodec's methods against JPEG, WebP and AVIF (Pillow) in one run.
 
 Every point is a real file on disk; its rate is the whole file (bytes * 8 / pixels) and its PSNR
 is over all subpixels against the original PNG. Writes rd_image[_TAG].json / .md / .png.
@@ -30,7 +30,8 @@ CLASSICAL = {  # Pillow codec: (quality sweep, save options besides quality)
     "webp": ((0, 5, 15, 30, 50, 70, 80, 90), {"method": 4}),
     "avif": ((5, 10, 25, 40, 55, 70, 80, 90), {"speed": 6}),
 }
-CODECS = ("inrcodec", *CLASSICAL)
+METHODS = ("siren", "doh")
+CODECS = (*METHODS, *CLASSICAL)
 PUBLISHED = {  # (bpp, PSNR) on all 24 Kodak images
     "COIN": [(0.160, 24.64), (0.307, 26.41), (0.611, 28.41), (1.209, 30.64)],
     "Strümpler et al.": [(0.083, 25.56), (0.155, 27.02), (0.249, 28.28), (0.784, 32.14)],
@@ -44,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5, 1.0], help="inrcodec target bpp caps")
     p.add_argument("--steps", type=int, default=None, help="inrcodec fitting steps (default: the codec's)")
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
+    p.add_argument("--doh-max-bpp", type=float, default=0.5,
+                   help="run doh only at targets up to this (its claim is about low rates; it is ~4x slower)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--tag", default="", help="suffix for the output file names")
     p.add_argument("--from-json", type=Path, help="rewrite the tables and plot of an earlier run's JSON")
@@ -109,20 +112,20 @@ def run_pillow(codec, quality, path, original, workdir):
                  psnr(original, decoded), t1 - t0, t2 - t1)
 
 
-def run_inrcodec(target, steps, path, original, workdir):
+def run_inrcodec(method, target, steps, path, original, workdir):
     """Encode with a bpp cap, write the file, decode from the file path, and measure."""
     setting = f"bpp={target:g}"
-    file = workdir / f"{path.stem}.bpp{target:g}.inrc"
+    file = workdir / f"{path.stem}.{method}.bpp{target:g}.inrc"
     try:
         t0 = time.perf_counter()
-        data = inrcodec.encode(str(path), bpp=target, steps=steps)
+        data = inrcodec.encode(str(path), method=method, bpp=target, steps=steps)
         t1 = time.perf_counter()
         file.write_bytes(data)
         decoded = inrcodec.decode(str(file))
         t2 = time.perf_counter()
     except inrcodec.CodecError as exc:
-        return point(path.name, "inrcodec", setting, None, 0, None, None, None, error=str(exc))
-    return point(path.name, "inrcodec", setting, file, original.shape[0] * original.shape[1],
+        return point(path.name, method, setting, None, 0, None, None, None, error=str(exc))
+    return point(path.name, method, setting, file, original.shape[0] * original.shape[1],
                  psnr(original, decoded), t1 - t0, t2 - t1)
 
 
@@ -149,26 +152,30 @@ def mean(values):
     return (sum(values) / len(values), len(values)) if values else (None, 0)
 
 
-def matched_rows(points, targets):
-    """Per target: mean inrcodec bpp and PSNR, and JPEG/WebP PSNR interpolated at each image's bpp."""
+def matched_rows(points, targets, method):
+    """Per target: the method's mean bpp and PSNR, and every other codec's PSNR interpolated at each
+    image's bpp (the other inrcodec method's too: that is the equal-size comparison)."""
     rows = []
+    others = [*CLASSICAL, *(m for m in METHODS if m != method)]
     for target in targets:
-        own = [p for p in points if p["codec"] == "inrcodec" and p["setting"] == f"bpp={target:g}"]
+        own = [p for p in points if p["codec"] == method and p["setting"] == f"bpp={target:g}"]
+        if not own:
+            continue
         ok = [p for p in own if p["psnr"] is not None]
         row = {"target": target, "images": len(own), "failed": len(own) - len(ok),
                "bpp": mean([p["bpp"] for p in ok]), "psnr": mean([p["psnr"] for p in ok])}
-        for codec in CLASSICAL:
+        for codec in others:
             row[codec] = mean([interp_psnr([q for q in points if q["codec"] == codec and q["image"] == p["image"]],
                                            p["bpp"]) for p in ok])
         rows.append(row)
     return rows
 
 
-def bd_rates(points):
-    """Per image: inrcodec's BD-rate (%) against JPEG and WebP over the PSNR range both cover."""
+def bd_rates(points, method):
+    """Per image: the method's BD-rate (%) against each classical codec over the PSNR range both cover."""
     rows = {}
-    for image in dict.fromkeys(p["image"] for p in points if p["codec"] == "inrcodec"):
-        ours = [p for p in points if p["codec"] == "inrcodec" and p["image"] == image and p["psnr"] is not None]
+    for image in dict.fromkeys(p["image"] for p in points if p["codec"] == method):
+        ours = [p for p in points if p["codec"] == method and p["image"] == image and p["psnr"] is not None]
         row = {}
         for codec in CLASSICAL:
             ref = [p for p in points if p["codec"] == codec and p["image"] == image and p["psnr"] is not None]
@@ -228,40 +235,46 @@ def write_markdown(file, report):
     points, m = report["points"], report["machine"]
     steps = report["steps"] if report["steps"] is not None else "codec default"
     present = [c for c in CLASSICAL if any(p["codec"] == c for p in points)]
-    names = [NAMES[c] for c in present]
+    methods = [x for x in METHODS if report["matched"].get(x)]
     lines = [f"# Image rate-distortion ({report['date']})", "",
              f"Images: {', '.join(report['images'])}. inrcodec steps: {steps}.",
              f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
              f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.", "",
-             f"Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. {'/'.join(names)} PSNR is "
-             "interpolated (linear in log-bpp) at each image's inrcodec bpp, then averaged; "
+             "Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. Other codecs' PSNR is "
+             "interpolated (linear in log-bpp) at each image's bpp for the method, then averaged; "
              "(n=…) marks a mean over fewer images.", ""]
-    if report["matched"]:
-        lines += ["## Matched rates (mean over images)", "",
-                  "| target bpp | inrcodec bpp | inrcodec PSNR | " + " | ".join(f"{n} PSNR" for n in names)
-                  + " | failed |", "|---:|---:|---:|" + "---:|" * len(present) + "---:|"]
-        for r in report["matched"]:
+    for method in methods:
+        others = [c for c in (*present, *METHODS) if c != method and any(p["codec"] == c for p in points)]
+        lines += [f"## {method}: matched rates (mean over images)", "",
+                  f"| target bpp | {method} bpp | {method} PSNR | "
+                  + " | ".join(f"{NAMES.get(c, c)} PSNR" for c in others) + " | failed |",
+                  "|---:|---:|---:|" + "---:|" * len(others) + "---:|"]
+        for r in report["matched"][method]:
             n = r["psnr"][1]
-            cells = " | ".join(fmt(*r[c], n) for c in present)
+            cells = " | ".join(fmt(*r[c], n) for c in others)
             lines.append(f"| {r['target']:g} | {fmt(r['bpp'][0], digits=4)} | {fmt(*r['psnr'], n)} | "
                          f"{cells} | {r['failed']} |")
-        lines += ["", "## inrcodec per image", "",
+        lines += ["", f"## {method} per image", "",
                   "| image | target bpp | bytes | bpp | PSNR | encode s | decode s |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for p in points:
-            if p["codec"] == "inrcodec":
+            if p["codec"] == method:
                 if p["error"]:
                     lines.append(f"| {p['image']} | {p['setting'][4:]} | failed: {p['error']} | | | | |")
                 else:
                     lines.append(f"| {p['image']} | {p['setting'][4:]} | {p['bytes']} | {p['bpp']:.4f} | "
                                  f"{p['psnr']:.2f} | {p['enc_s']:.1f} | {p['dec_s']:.2f} |")
-    if report.get("bd_rate"):
-        lines += ["", "## BD-rate of inrcodec (log-rate vs PSNR, piecewise cubic; negative = fewer bits)", "",
-                  "| image | " + " | ".join(f"vs {n}" for n in names) + " |", "|---|" + "---:|" * len(present)]
-        for image, row in report["bd_rate"].items():
-            lines.append(f"| {image} | " + " | ".join(pct(row.get(c)) for c in present) + " |")
-        report["bd_rate_mean"] = {c: mean([r.get(c) for r in report["bd_rate"].values()])[0] for c in present}
-        lines.append("| mean | " + " | ".join(pct(report["bd_rate_mean"][c]) for c in present) + " |")
+        table = report.get("bd_rate", {}).get(method)
+        if table:
+            lines += ["", f"## BD-rate of {method} (log-rate vs PSNR, piecewise cubic; negative = fewer bits)", "",
+                      "| image | " + " | ".join(f"vs {NAMES[c]}" for c in present) + " |",
+                      "|---|" + "---:|" * len(present)]
+            for image, row in table.items():
+                lines.append(f"| {image} | " + " | ".join(pct(row.get(c)) for c in present) + " |")
+            means = {c: mean([r.get(c) for r in table.values()])[0] for c in present}
+            report.setdefault("bd_rate_mean", {})[method] = means
+            lines.append("| mean | " + " | ".join(pct(means[c]) for c in present) + " |")
+        lines.append("")
     for codec in present:
         rows = sweep_means(points, codec)
         lines += ["", f"## {NAMES[codec]} sweep (mean over images)", "", "| setting | bpp | PSNR |", "|---|---:|---:|"]
@@ -277,8 +290,12 @@ def write_plot(file, report):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    ours = [(r["bpp"][0], r["psnr"][0]) for r in report["matched"] if r["bpp"][0] is not None]
-    curves = {"inrcodec": ours} if ours else {}
+    curves, ours = {}, []
+    for method, rows in report["matched"].items():
+        pts = [(r["bpp"][0], r["psnr"][0]) for r in rows if r["bpp"][0] is not None]
+        if pts:
+            curves[f"inrcodec {method}"] = pts
+            ours += pts
     for codec in CLASSICAL:
         rows = sweep_means(report["points"], codec)
         if rows:
@@ -312,8 +329,11 @@ def json_safe(value):
 def rewrite(json_file):
     """Recompute the derived tables (matched rates, BD-rate) and the plot from a saved run."""
     report = json.loads(json_file.read_text())
-    report["matched"] = matched_rows(report["points"], report["targets_bpp"])
-    report["bd_rate"] = bd_rates(report["points"])
+    for p in report["points"]:  # runs before doh was benchmarked labelled siren "inrcodec"
+        p["codec"] = "siren" if p["codec"] == "inrcodec" else p["codec"]
+    methods = [x for x in METHODS if any(p["codec"] == x for p in report["points"])]
+    report["matched"] = {x: matched_rows(report["points"], report["targets_bpp"], x) for x in methods}
+    report["bd_rate"] = {x: bd_rates(report["points"], x) for x in methods}
     stem = json_file.with_suffix("")
     write_markdown(Path(f"{stem}.md"), report)
     Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
@@ -330,7 +350,7 @@ def main(argv=None):
     stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
               "steps": args.steps, "targets_bpp": args.bpp, "codecs": args.codecs,
-              "images": [p.name for p in paths], "points": [], "matched": []}
+              "images": [p.name for p in paths], "points": [], "matched": {}}
     originals = {p: load_pixels(p) for p in paths}
 
     with tempfile.TemporaryDirectory(prefix="rd_image_") as tmp:
@@ -347,18 +367,20 @@ def main(argv=None):
                     report["points"].append(run_pillow(codec, q, path, original, workdir))
                     log_point(report["points"][-1])
 
-        if "inrcodec" in args.codecs:
-            total, start = len(paths) * len(args.bpp), time.monotonic()
-            for i, (path, original) in enumerate(originals.items()):
-                for j, target in enumerate(args.bpp):
-                    report["points"].append(run_inrcodec(target, args.steps, path, original, workdir))
-                    done = i * len(args.bpp) + j + 1
-                    eta = (time.monotonic() - start) / done * (total - done)
-                    log_point(report["points"][-1], f"  [{done}/{total}, eta {eta / 60:.1f} min]")
-                    # Saved after every point, so an interrupted long run keeps what it measured.
-                    Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
-            report["matched"] = matched_rows(report["points"], args.bpp)
-            report["bd_rate"] = bd_rates(report["points"])
+        runs = [(m, t) for m in METHODS if m in args.codecs for t in args.bpp
+                if m != "doh" or t <= args.doh_max_bpp]
+        start = time.monotonic()
+        for i, (path, original) in enumerate(originals.items()):
+            for j, (method, target) in enumerate(runs):
+                report["points"].append(run_inrcodec(method, target, args.steps, path, original, workdir))
+                done, total = i * len(runs) + j + 1, len(paths) * len(runs)
+                eta = (time.monotonic() - start) / done * (total - done)
+                log_point(report["points"][-1], f"  [{done}/{total}, eta {eta / 60:.1f} min]")
+                # Saved after every point, so an interrupted long run keeps what it measured.
+                Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+        methods = [m for m in METHODS if m in args.codecs]
+        report["matched"] = {m: matched_rows(report["points"], args.bpp, m) for m in methods}
+        report["bd_rate"] = {m: bd_rates(report["points"], m) for m in methods}
 
     write_markdown(Path(f"{stem}.md"), report)
     Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
