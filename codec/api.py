@@ -124,8 +124,8 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     log = Progress(1, "", quiet=not verbose)
     tried = []
 
-    def job_for(part: Signal, pack) -> "_Job":
-        return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried)
+    def job_for(part: Signal, pack, prefix: str = "") -> "_Job":
+        return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried, prefix)
 
     if spec.kind == "image":
         model, base, data = job_for(signal, lambda m, b: _pack(m, spec, b)).encode(budget, psnr)
@@ -161,7 +161,8 @@ def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float
             if chunk_budget <= 0:
                 raise RateError(f"{budget} bytes cannot hold {len(windows)} chunks; use a larger budget or --chunk")
         log.message(f"chunk {i + 1}/{len(windows)}: samples {window.core_start}..{window.core_end}")
-        model, base, payload = job_for(part, _chunk_packer(part)).encode(chunk_budget, psnr)
+        prefix = f"chunk {i + 1}/{len(windows)} "
+        model, base, payload = job_for(part, _chunk_packer(part), prefix).encode(chunk_budget, psnr)
         sections.append((TAG_CHUNK, payload))
         bases.append(base)
         first_config = first_config or model.config
@@ -185,6 +186,7 @@ class _Job:
     log: Progress
     pack: object  # (model, base index) -> bytes that count against the budget
     tried: list = field(default_factory=list)
+    prefix: str = ""  # progress label, e.g. "chunk 2/9 " for audio and video
     batch_gen: torch.Generator = None
 
     def encode(self, budget: int | None, psnr: float | None) -> tuple:
@@ -234,13 +236,13 @@ class _Job:
         dev = resolve_device(self.fit_cfg.device)
         model = self.cls(config, self.signal.spec, generator=torch.Generator().manual_seed(seed)).to(dev)
         self.batch_gen = torch.Generator().manual_seed(seed + 1)
-        fit_float(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen)
+        fit_float(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
         return model.cpu()
 
     def fine_tune(self, model, base: int) -> None:
         model.to(resolve_device(self.fit_cfg.device))
         model.step_indices = assign_steps(model, base)
-        fit_quantized(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen)
+        fit_quantized(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
         model.cpu()
 
     def fit_for_budget(self, config, budget: int | None):

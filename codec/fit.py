@@ -72,15 +72,17 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     return sum(recent) / len(recent)
 
 
-def fit_float(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator) -> float:
+def fit_float(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator,
+              prefix: str = "") -> float:
     model.quant_mode = None
-    return run_phase(model, signal, cfg.steps, cfg.lr, cfg, "fit", quiet, generator)
+    return run_phase(model, signal, cfg.steps, cfg.lr, cfg, prefix + "fit", quiet, generator)
 
 
-def fit_quantized(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator) -> float:
+def fit_quantized(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator,
+                  prefix: str = "") -> float:
     """Fine-tune through straight-through rounding at the model's chosen steps."""
     model.quant_mode = "ste"
     try:
-        return run_phase(model, signal, cfg.quantized_steps, cfg.qat_lr, cfg, "qat", quiet, generator)
+        return run_phase(model, signal, cfg.quantized_steps, cfg.qat_lr, cfg, prefix + "qat", quiet, generator)
     finally:
         model.quant_mode = None
