@@ -150,20 +150,25 @@ def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float
         raise UnsupportedInput(str(exc)) from None
     windows = chunking.windows(spec.shape[0])
     sections, first_config, bases = [], None, []
+    # Whole-file overheads first (header, CRC, the chunking section, each section's tag and length);
+    # then each chunk gets its share of what is left by core length, so bytes a chunk did not use
+    # carry over to the chunks after it.
+    left = None if budget is None else budget - (64 + 16 + 8 * len(windows))
+    left_samples = spec.shape[0]
     for i, window in enumerate(windows):
         part = chunks.window_signal(signal, window)
+        core = window.core_end - window.core_start
         chunk_budget = None
         if budget is not None:
-            # Whole-file overheads first (header, CRC, the chunking section, each section's tag and
-            # length), then each chunk gets its share of the rest by core length.
-            overhead = 64 + 16 + 8 * len(windows)
-            chunk_budget = (budget - overhead) * (window.core_end - window.core_start) // spec.shape[0]
+            chunk_budget = left * core // left_samples
             if chunk_budget <= 0:
                 raise RateError(f"{budget} bytes cannot hold {len(windows)} chunks; use a larger budget or --chunk")
         log.message(f"chunk {i + 1}/{len(windows)}: samples {window.core_start}..{window.core_end}")
         prefix = f"chunk {i + 1}/{len(windows)} "
         model, base, payload = job_for(part, _chunk_packer(part), prefix).encode(chunk_budget, psnr)
         sections.append((TAG_CHUNK, payload))
+        if left is not None:
+            left, left_samples = left - len(payload), left_samples - core
         bases.append(base)
         first_config = first_config or model.config
         del model  # one chunk's model alive at a time

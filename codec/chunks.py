@@ -1,6 +1,6 @@
 """Audio and video are cut along time into chunks, each fitted as its own small signal.
 
-Chunk i's core is [i·length, (i+1)·length). Its network is fitted on a window that reaches
+Chunk i's core is [i·length, (i+1)·length); a remainder under half a chunk joins the last one. Its network is fitted on a window that reaches
 `overlap` samples past the core on each side, and the decoder crossfades linearly between the
 two networks over those 2·overlap samples, so a join has no step (a click in audio). Memory and
 fitting time grow linearly with duration: one chunk's model is alive at a time.
@@ -52,12 +52,17 @@ class Chunking:
                              "(the overlap may be at most half the length)")
 
     def count(self, total: int) -> int:
-        return -(-total // self.length)
+        full, rest = divmod(total, self.length)
+        # A remainder under half a chunk joins the last chunk: a tiny network costs more than it buys,
+        # and a tiny budget share may fit no network at all.
+        return max(1, full + (1 if rest * 2 >= self.length else 0))
 
     def windows(self, total: int) -> list:
         out = []
-        for i in range(self.count(total)):
-            core_start, core_end = i * self.length, min(total, (i + 1) * self.length)
+        count = self.count(total)
+        for i in range(count):
+            core_start = i * self.length
+            core_end = total if i == count - 1 else (i + 1) * self.length
             out.append(Window(core_start, core_end, max(0, core_start - self.overlap),
                               min(total, core_end + self.overlap)))
         return out

@@ -112,3 +112,16 @@ def test_psnr_target_holds_for_every_chunk_and_the_whole_clip():
     result = inrcodec.api.encode_report(audio, rate=8000, psnr=45.0, chunk=750, fit=FAST_FIT)
     decoded = inrcodec.decode(result.data)
     assert psnr(decoded, audio, 65535) >= 45.0 and result.chunks == 2
+
+
+def test_a_short_remainder_joins_the_last_chunk():
+    from inrcodec.chunks import Chunking
+    assert [(w.core_start, w.core_end) for w in Chunking(1000, 0).windows(2400)] == [(0, 1000), (1000, 2400)]
+    assert Chunking(1000, 0).count(2500) == 3 and Chunking(1000, 0).count(300) == 1
+
+
+def test_a_tight_cap_with_a_short_last_chunk_still_fits():
+    audio = np.round(tone(2150, seed=4)[:, 0] * 32767).astype(np.int16)
+    data = inrcodec.encode(audio, rate=8000, kbps=40.0, chunk=1000, width=8, fit=FAST_FIT)
+    assert len(data) * 8 / 1000 / (2150 / 8000) <= 40.0
+    assert inrcodec.info(data)["chunks"] == 2
