@@ -1,6 +1,7 @@
 """Audio and video are cut along time into chunks, each fitted as its own small signal.
 
-Chunk i's core is [i·length, (i+1)·length); a remainder under half a chunk joins the last one. Its network is fitted on a window that reaches
+Chunk i's core is [i·length, (i+1)·length); a remainder under half a chunk joins the last one.
+Its network is fitted on a window that reaches
 `overlap` samples past the core on each side, and the decoder crossfades linearly between the
 two networks over those 2·overlap samples, so a join has no step (a click in audio). Memory and
 fitting time grow linearly with duration: one chunk's model is alive at a time.
@@ -126,8 +127,8 @@ class Assembler:
         self._tail = None  # values of the previous window over the next join's crossfade region
 
     def add(self, window: Window, values: torch.Tensor, value_range: tuple) -> None:
-        values = to_full_range(values.float(), self.spec, value_range).reshape((window.end - window.start,) + tuple(self.spec.shape[1:]) +
-                                (self.spec.channels,)).float()
+        shape = (window.end - window.start,) + tuple(self.spec.shape[1:]) + (self.spec.channels,)
+        values = to_full_range(values.float(), self.spec, value_range).reshape(shape)
         pos = window.start
         if self._tail is not None:
             fade = len(self._tail)

@@ -167,7 +167,8 @@ def _info(args) -> None:
     chunks = f" in {summary['chunks']} chunks" if summary["chunks"] > 1 else ""
     print(f"  method {summary['method']} ({config}), {summary['parameters']} parameters{chunks}")
     rate = f", {summary['kbps']:.2f} kbit/s" if summary.get("kbps") else ""
-    print(f"  {summary['bytes']} bytes, {summary['bpp']:.4f} bits per {'sample' if spec.kind == 'audio' else 'pixel'}{rate}")
+    unit = "sample" if spec.kind == "audio" else "pixel"
+    print(f"  {summary['bytes']} bytes, {summary['bpp']:.4f} bits per {unit}{rate}")
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,8 @@ GOLDEN = {  # name: (signal, encode options)
                                  .astype(np.int32), {"rate": 8000, "method": "finr", "chunk": 400, "rank": 8,
                                                        "width": 16}),
     # Two groups of frames, F-INR Tucker.
-    "golden_v1_video_rgb": (lambda: moving_clip(4, 10, 13), {"fps": 24, "method": "finr", "chunk": 2, "rank": 6, "width": 16}),
+    "golden_v1_video_rgb": (lambda: moving_clip(4, 10, 13),
+                            {"fps": 24, "method": "finr", "chunk": 2, "rank": 6, "width": 16}),
 }
 
 
