@@ -367,17 +367,16 @@ def main(argv=None):
                     report["points"].append(run_pillow(codec, q, path, original, workdir))
                     log_point(report["points"][-1])
 
-        runs = [(m, t) for m in METHODS if m in args.codecs for t in args.bpp
+        # Method by method over every image, so an interrupted run has whole curves for the first methods.
+        runs = [(m, path, t) for m in METHODS if m in args.codecs for path in paths for t in args.bpp
                 if m != "doh" or t <= args.doh_max_bpp]
         start = time.monotonic()
-        for i, (path, original) in enumerate(originals.items()):
-            for j, (method, target) in enumerate(runs):
-                report["points"].append(run_inrcodec(method, target, args.steps, path, original, workdir))
-                done, total = i * len(runs) + j + 1, len(paths) * len(runs)
-                eta = (time.monotonic() - start) / done * (total - done)
-                log_point(report["points"][-1], f"  [{done}/{total}, eta {eta / 60:.1f} min]")
-                # Saved after every point, so an interrupted long run keeps what it measured.
-                Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+        for done, (method, path, target) in enumerate(runs, start=1):
+            report["points"].append(run_inrcodec(method, target, args.steps, path, originals[path], workdir))
+            eta = (time.monotonic() - start) / done * (len(runs) - done)
+            log_point(report["points"][-1], f"  [{done}/{len(runs)}, eta {eta / 60:.1f} min]")
+            # Saved after every point, so an interrupted long run keeps what it measured.
+            Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
         methods = [m for m in METHODS if m in args.codecs]
         report["matched"] = {m: matched_rows(report["points"], args.bpp, m) for m in methods}
         report["bd_rate"] = {m: bd_rates(report["points"], m) for m in methods}
