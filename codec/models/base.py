@@ -111,6 +111,23 @@ class Representation(nn.Module):
         self.quant_mode = None
 
 
+class LayoutTensors:
+    """For methods that transmit every tensor of a layout [(name, shape, init bound, sensitivity)]."""
+
+    def _init_layout(self, layout: list, generator) -> None:
+        self._layout = layout
+        for name, shape, bound, _ in layout:
+            p = torch.nn.Parameter(torch.empty(shape))
+            uniform_(p, bound, generator)  # a bound of 0 starts the tensor at zero
+            self.register_parameter(name, p)
+
+    def transmitted_names(self):
+        return [name for name, _, _, _ in self._layout]
+
+    def step_scales(self):
+        return {name: scale for name, _, _, scale in self._layout}
+
+
 def uniform_(t: torch.Tensor, bound: float, generator) -> torch.Tensor:
     with torch.no_grad():
         return t.uniform_(-bound, bound, generator=generator)

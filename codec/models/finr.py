@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import torch
 
 from inrcodec.config import ModelConfig
-from inrcodec.models.base import Representation, uniform_
+from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.models.siren import (MAX_PE_FREQS, SirenConfig, siren_forward, siren_layout)
 from inrcodec.registry import MODELS
 
@@ -106,7 +106,7 @@ def core_entries(config: FinrConfig, spec) -> int:
 
 
 @MODELS.register("finr", 4)
-class Finr(Representation):
+class Finr(LayoutTensors, Representation):
     """Per-axis sine networks combined by CP, Tucker or tensor-train; rank (and width) is the knob."""
 
     config_class = FinrConfig
@@ -125,16 +125,9 @@ class Finr(Representation):
         if config.decomposition == "tucker" and config.rank ** len(grid_shape(config, spec)) * spec.channels \
                 > MAX_CORE:
             raise ValueError(f"a Tucker core of rank {config.rank} exceeds {MAX_CORE} entries")
-        self._layout = finr_layout(config, spec)
+        self._init_layout(finr_layout(config, spec), generator)
         self._net = SirenConfig(width=config.width, layers=config.layers, omega0=config.omega0,
                                 omega0_first=config.omega0, pe_freqs=config.pe_freqs)
-        for name, shape, bound, _ in self._layout:
-            p = torch.nn.Parameter(torch.empty(shape))
-            if bound:
-                uniform_(p, bound, generator)
-            else:
-                torch.nn.init.zeros_(p)
-            self.register_parameter(name, p)
 
     # -- configuration ------------------------------------------------------------------------
     @classmethod
@@ -184,12 +177,6 @@ class Finr(Representation):
     @classmethod
     def knob(cls, config) -> tuple:
         return ("rank", config.rank)
-
-    def transmitted_names(self):
-        return [name for name, _, _, _ in self._layout]
-
-    def step_scales(self):
-        return {name: scale for name, _, _, scale in self._layout}
 
     # -- evaluation -----------------------------------------------------------------------------
     def _factors(self, params: dict, coords_per_axis: list) -> list:

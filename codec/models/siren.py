@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from inrcodec.config import ModelConfig
-from inrcodec.models.base import Representation, uniform_
+from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.registry import MODELS
 
 MAX_WIDTH = 1024
@@ -95,7 +95,7 @@ def default_pe_freqs(spec) -> int:
 
 
 @MODELS.register("siren", 1)
-class Siren(Representation):
+class Siren(LayoutTensors, Representation):
     """Every weight and bias is transmitted; the width is the size knob."""
 
     config_class = SirenConfig
@@ -103,11 +103,7 @@ class Siren(Representation):
     def __init__(self, config: SirenConfig, spec, generator=None):
         super().__init__(config, spec)
         config.validate()
-        self._layout = siren_layout(config, spec)
-        for name, shape, bound, _ in self._layout:
-            p = torch.nn.Parameter(torch.empty(shape))
-            uniform_(p, bound, generator)
-            self.register_parameter(name, p)
+        self._init_layout(siren_layout(config, spec), generator)
 
     @classmethod
     def default_config(cls, spec, **overrides):
@@ -131,12 +127,6 @@ class Siren(Representation):
     @classmethod
     def knob(cls, config) -> tuple:
         return ("width", config.width)
-
-    def transmitted_names(self):
-        return [name for name, _, _, _ in self._layout]
-
-    def step_scales(self):
-        return {name: scale for name, _, _, scale in self._layout}
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords)
