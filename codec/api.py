@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from inrcodec import chunks, formats, metrics, ratecontrol
+from inrcodec import lossless as lossless_codec
 from inrcodec.chunks import TAG_CHUNK, TAG_CHUNKING, Chunking
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, RateError, UnsupportedInput
@@ -25,6 +26,8 @@ from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_w
 # against F-INR's 10.5 dB (1000 steps, 5 s) and D'OH's 12.2 dB (300 steps, 65 s). F-INR for video,
 # as the product asks: it is the method built for it (bench/results/media_video.md compares them).
 DEFAULT_METHODS = {"image": "siren", "audio": "siren", "video": "finr"}
+
+LOSSLESS_METHOD = "bitplane"
 
 DEFAULT_BASE_INDEX = -28  # base step 2**-7 when no rate is asked for (see README: default quality)
 
@@ -99,12 +102,15 @@ def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
 def encode_report(source, *, method: str | None = None, bpp: float | None = None, size: int | None = None,
                   kbps: float | None = None, psnr: float | None = None, steps: int | None = None, seed: int = 0,
                   device: str = "auto", quiet: bool = True, verbose: bool = False, fit: FitConfig | None = None,
-                  chunk: int | None = None, rate=None, fps=None, **model_options) -> EncodeResult:
+                  chunk: int | None = None, rate=None, fps=None, lossless: bool = False, verify: bool = True,
+                  **model_options) -> EncodeResult:
     """Encode and say how it went (the CLI's summary line comes from here)."""
     start = time.monotonic()
+    if lossless and method not in (None, LOSSLESS_METHOD):
+        raise UnsupportedInput(f"lossless coding uses method {LOSSLESS_METHOD}, not {method}")
     signal = _load(source, rate, fps)
     spec = signal.spec
-    method = method or DEFAULT_METHODS[spec.kind]
+    method = LOSSLESS_METHOD if lossless else method or DEFAULT_METHODS[spec.kind]
     cls = MODELS.get(method)
     fit_cfg = dataclasses.replace(fit or cls.fit_config(spec.kind), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))
@@ -114,6 +120,12 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     if unknown:
         raise UnsupportedInput(f"unknown option(s) for {method}: {', '.join(sorted(unknown))}")
     overrides = {k: v for k, v in model_options.items() if v is not None}
+    if getattr(cls, "lossless", False):
+        rate_options = {"bpp": bpp, "size": size, "kbps": kbps, "psnr": psnr, "chunk": chunk}
+        asked = [name for name, value in rate_options.items() if value is not None]
+        if asked:
+            raise UnsupportedInput(f"{cls.name} is lossless, so a rate or chunk option ({', '.join(asked)}) cannot apply")
+        return _encode_lossless(signal, cls, fit_cfg, overrides, start, quiet, verbose, verify)
     budget = ratecontrol.budget_bytes(bpp, size, spec.num_points, kbps, spec.seconds)
     if psnr is not None and budget is not None:
         raise RateError("give either a size cap (bpp/size/kbps) or a PSNR target, not both")
@@ -138,6 +150,18 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     return EncodeResult(data, quality["psnr"], metrics.bits_per_sample(len(data), spec.num_points),
                         time.monotonic() - start, method, dataclasses.asdict(config), base,
                         cls.knob(config), tried, quality, count, kbps)
+
+
+def _encode_lossless(signal: Signal, cls, fit_cfg: FitConfig, overrides: dict, start: float, quiet: bool,
+                     verbose: bool, verify: bool) -> EncodeResult:
+    spec, tried = signal.spec, []
+    log = Progress(1, "", quiet=not verbose)
+    data, model = lossless_codec.encode(signal, fit_cfg, overrides, quiet, log, tried, verify)
+    quality = {"psnr": math.inf, "exact": True, "verified": bool(verify)}
+    kbps = len(data) * 8 / 1000 / spec.seconds if spec.seconds else 0.0
+    return EncodeResult(data, math.inf, metrics.bits_per_sample(len(data), spec.num_points),
+                        time.monotonic() - start, cls.name, dataclasses.asdict(model.config), 0,
+                        cls.knob(model.config), tried, quality, 1, kbps)
 
 
 def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float | None, length: int | None, log):
@@ -302,7 +326,9 @@ def encode(source, **options) -> bytes:
 
     source: a path, or a numpy array: an image (H×W or H×W×3, uint8/uint16), audio with rate=
     (N or N×C, int16/int32/float), or video with fps= (T×H×W or T×H×W×3, uint8).
-    Options: method= ("siren", "doh", "finr"; default finr for video, siren otherwise), bpp=, size=
+    Options: method= ("siren", "doh", "finr", "bitplane"; default finr for video, siren otherwise),
+    lossless=True (method bitplane: images and audio, decoded bit-exactly; verify=False skips the
+    check decode), bpp=, size=
     or kbps= (hard caps on the whole file), psnr= (a decoded-PSNR target), steps=, seed=, device=,
     chunk= (samples or frames per chunk), quiet=, verbose=, and the method's config fields
     (siren: width, layers, omega0, omega0_first, pe_freqs; doh: those plus latent, proj_seed;
@@ -340,6 +366,8 @@ def decode_signal(source, *, max_samples: int | None = None) -> tuple:
     parsed = container.unpack(_read_bytes(source), max_samples)
     cls = MODELS.by_id(parsed.header.method_id)
     spec = parsed.header.spec
+    if getattr(cls, "lossless", False):
+        return lossless_codec.decode(parsed), spec
     if spec.kind == "image":
         model = _build(cls, parsed.header.model_config, spec)
         decode_weights(model, parsed.section(TAG_WEIGHTS))

@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     enc = sub.add_parser("encode", help="compress an image, audio file or video into an .inrc file")
     enc.add_argument("input")
     enc.add_argument("-o", "--output", help="output path (default: input with the suffix .inrc)")
-    enc.add_argument("--method", choices=MODELS.names(), help="default: finr for video, siren otherwise")
+    enc.add_argument("--method", choices=MODELS.names(), help="default: finr for video, siren otherwise "
+                     "(bitplane: lossless)")
+    enc.add_argument("--lossless", action="store_true",
+                     help="bit-exact coding (method bitplane; images and audio)")
+    enc.add_argument("--no-verify", dest="verify", action="store_false",
+                     help="lossless: skip the check decode after encoding (on by default)")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--bpp", type=_positive_float, help="hard cap on bits per pixel (whole file)")
     rate.add_argument("--size", type=_positive_int, help="hard cap on the file size in bytes")
@@ -106,7 +111,11 @@ def _model_options(args, method: str) -> dict:
 
 def _summary(result) -> str:
     q = result.quality
-    if "snr" in q:
+    if q.get("exact"):
+        check = "verified" if q.get("verified") else "not verified"
+        rate = f", {result.kbps:.1f} kbit/s" if result.kbps else ""
+        quality = f"{result.bpp:.4f} bits per {'sample' if result.kbps else 'pixel'}{rate}, lossless ({check})"
+    elif "snr" in q:
         seconds = len(result.data) * 8 / result.kbps / 1000 if result.kbps else 0
         quality = f"{result.kbps:.2f} kbit/s, SNR {q['snr']:.2f} dB, PSNR {q['psnr']:.2f} dB ({seconds:.2f} s)"
     elif "psnr_y" in q:
@@ -122,11 +131,14 @@ def _summary(result) -> str:
 def _encode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".inrc")
     check_output(output, [args.input], args.force)
-    method = args.method or api.DEFAULT_METHODS[formats.family(args.input)]
+    if args.lossless and args.method not in (None, api.LOSSLESS_METHOD):
+        raise CodecError(f"--lossless uses --method {api.LOSSLESS_METHOD}, not {args.method}")
+    method = api.LOSSLESS_METHOD if args.lossless else args.method or api.DEFAULT_METHODS[formats.family(args.input)]
     result = api.encode_report(
         args.input, method=method, bpp=args.bpp, size=args.size, kbps=args.kbps, psnr=args.psnr,
         steps=args.steps, seed=args.seed, device=args.device, quiet=args.quiet,
-        verbose=args.verbose and not args.quiet, chunk=args.chunk, fps=args.fps, **_model_options(args, method))
+        verbose=args.verbose and not args.quiet, chunk=args.chunk, fps=args.fps, verify=args.verify,
+        **_model_options(args, method))
     check_output(output, [args.input], args.force)  # it may have appeared during a long encode
     atomic_write(output, lambda temp: temp.write_bytes(result.data))
     if not args.quiet:
