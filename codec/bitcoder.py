@@ -53,6 +53,21 @@ def walk_planes(mean: torch.Tensor, scale: torch.Tensor, bit_depth: int, next_bi
     return lo
 
 
+def plane_probabilities(mean, scale, values: torch.Tensor, bit_depth: int) -> tuple:
+    """(bits, probabilities), each (bit_depth, len(values)) from the most significant plane down:
+    what the encoder codes for these samples, for orders that interleave samples across planes."""
+    bits, probabilities = [], []
+
+    def next_bits(p):
+        plane = bit_depth - 1 - len(bits)
+        bits.append((values >> plane) & 1)
+        probabilities.append(p)
+        return bits[-1]
+
+    walk_planes(mean, scale, bit_depth, next_bits)
+    return torch.stack(bits), torch.stack(probabilities)
+
+
 def _as_float(probabilities: torch.Tensor) -> np.ndarray:
     # p / 2**16 with p < 2**16 is exact in float32: constriction quantizes the same number everywhere.
     return (probabilities.numpy().astype(np.float32) / np.float32(1 << PROB_BITS))
@@ -73,6 +88,11 @@ class PlaneEncoder:
         plane_of = [bit_depth - 1]
         walk_planes(mean, scale, bit_depth, next_bits)
         self.bits += len(values) * bit_depth
+
+    def code_bits(self, bits: torch.Tensor, probabilities: torch.Tensor) -> None:
+        """Code bits already laid out in decoding order, under their probabilities (PROB_BITS)."""
+        self.coder.encode(bits.to(torch.int32).numpy(), _BERNOULLI, _as_float(probabilities))
+        self.bits += len(bits)
 
     def finish(self) -> np.ndarray:
         return self.coder.get_compressed().astype("<u4")

@@ -1,11 +1,9 @@
-"""The lossless coder's decoding order and the causal context each sample is predicted from.
+"""The lossless coder's decoding order and context for images: interlaced, coarse to fine.
 
-Samples are decoded in interlaced passes (coarse to fine), so every pass is one vectorised step
-rather than a loop over samples, and every sample has already-decoded neighbours on both sides:
-- image: a lattice of stride 2**L first; then per level a "diagonal" pass (centres of the lattice's
-  squares, from their 4 corners) and an "axial" pass (edge midpoints, from their 4 axial neighbours);
-- audio: a lattice of stride 2**L first; then per level the midpoints, from the 6 lattice samples
-  at ±1, ±3 and ±5 half-strides.
+Pixels are decoded in interlaced passes, so every pass is one vectorised step rather than a loop
+over pixels, and every pixel has already-decoded neighbours on all sides: a lattice of stride 2**L
+first; then per level a "diagonal" pass (centres of the lattice's squares, from their corners) and
+two "axial" passes (edge midpoints, from their axial neighbours), 12 neighbours each.
 Channels are decoded one after another within a pass (images: G, then R, then B), so a channel's
 context includes the residuals of the channels before it at the same position.
 
@@ -22,7 +20,6 @@ from inrcodec.fixedpoint import FRAC, ONE
 
 BLOCK = 1 << 18  # targets per block: bounds the coder's memory on long signals (part of the bitstream)
 IMAGE_NEIGHBOURS = 12  # 4 at distance h, then 8 further out
-AUDIO_NEIGHBOURS = 6
 COORD_FEATURES = 4
 COARSE_POINTS = 1 << 8   # the first lattice has about this many points per axis (audio) or in all (image)
 # Another channel's residual beyond 32 activities says little more, and unbounded it made the rounded
@@ -47,14 +44,9 @@ CHANNEL_LIMIT = 32 * ONE
 DIAGONAL, AXIAL_H, AXIAL_V or COARSE
 
 
-def num_neighbours(kind: str) -> int:
-    return AUDIO_NEIGHBOURS if kind == "audio" else IMAGE_NEIGHBOURS
-
-
-def num_features(kind: str) -> int:
-    # neighbour differences, log2 activity / 4, two channel residuals, three channel flags, position,
-    # level, pass type, coarse flag
-    return num_neighbours(kind) + 1 + 2 + 3 + COORD_FEATURES + 3
+# neighbour differences, log2 activity / 4, two channel residuals, three channel flags, position,
+# level, pass type, coarse flag
+NUM_FEATURES = IMAGE_NEIGHBOURS + 1 + 2 + 3 + COORD_FEATURES + 3
 
 
 def channel_order(spec) -> list:
@@ -121,49 +113,17 @@ def image_schedule(height: int, width: int):
             yield from _blocks(ys * width + xs, idx, ok, coords_of(ys, xs), level - 1, levels, pass_type)
 
 
-def audio_schedule(length: int):
-    """Blocks of an N-sample clip in decoding order."""
-    levels = _levels(length, COARSE_POINTS)
-
-    def coords_of(xs):
-        return torch.stack([_triangle(xs, length, f) for f in (1, 2, 4, 8)], dim=1)
-
-    stride = 1 << levels
-    xs = torch.arange(0, length, stride)
-    none = torch.zeros(len(xs), AUDIO_NEIGHBOURS, dtype=torch.int64)
-    yield from _blocks(xs, none, none.bool(), coords_of(xs), levels, levels, COARSE)
-    for level in range(levels, 0, -1):
-        s, h = 1 << level, 1 << (level - 1)
-        xs = torch.arange(h, length, s)
-        nx = xs[:, None] + torch.tensor([-h, h, -3 * h, 3 * h, -5 * h, 5 * h])
-        ok = (nx >= 0) & (nx < length)
-        yield from _blocks(xs, torch.where(ok, nx, 0), ok, coords_of(xs), level - 1, levels, DIAGONAL)
-
-
 def schedule(spec):
-    if spec.kind == "image":
-        return image_schedule(*spec.shape)
-    if spec.kind == "audio":
-        return audio_schedule(spec.shape[0])
-    raise ValueError(f"no lossless schedule for {spec.kind}")
+    return image_schedule(*spec.shape)
 
 
-def predict(block: Block, values: torch.Tensor, bit_depth: int, kind: str) -> torch.Tensor:
-    """An integer prediction of each target from its decoded neighbours' values (M, K)."""
+def predict(block: Block, values: torch.Tensor, bit_depth: int) -> torch.Tensor:
+    """An integer prediction of each target: the rounded mean of its valid nearest four neighbours."""
     if block.pass_type == COARSE:
         return torch.full((len(block.targets),), 1 << (bit_depth - 1), dtype=torch.int64)
-    valid = block.valid
-    near = valid[:, :2]
+    near = block.valid[:, :4]
     count = near.sum(dim=1)
-    mean = ((values[:, :2] * near).sum(dim=1) + count // 2) // count.clamp(min=1)
-    if kind == "audio":
-        # Cubic (Catmull-Rom midpoint) interpolation where all four of ±1, ±3 half-strides exist.
-        cubic = (9 * (values[:, 0] + values[:, 1]) - values[:, 2] - values[:, 3] + 8) >> 4
-        full = valid[:, :4].all(dim=1)
-        return torch.where(full, cubic.clamp(0, (1 << bit_depth) - 1), mean)
-    near4 = valid[:, :4]
-    count4 = near4.sum(dim=1)
-    return ((values[:, :4] * near4).sum(dim=1) + count4 // 2) // count4.clamp(min=1)
+    return ((values[:, :4] * near).sum(dim=1) + count // 2) // count.clamp(min=1)
 
 
 def activity(block: Block, values: torch.Tensor, pred: torch.Tensor, bit_depth: int) -> torch.Tensor:

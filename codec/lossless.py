@@ -10,11 +10,10 @@ import math
 import numpy as np
 import torch
 
-from inrcodec import bitcoder, context, entropy
+from inrcodec import bitcoder, entropy, orders
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, UnsupportedInput
 from inrcodec.fit import lr_at
-from inrcodec.fixedpoint import ONE
 from inrcodec.formats import container
 from inrcodec.formats.binary import Reader, uvarint
 from inrcodec.models.bitplane import Bitplane, BitplaneConfig
@@ -32,46 +31,16 @@ MAX_TRAIN_ROWS = 1 << 21  # training sees at most this many samples (a uniform s
 _LN2 = math.log(2.0)
 
 
-def traverse(spec: SignalSpec, samples: torch.Tensor, visit) -> None:
-    """Walk the decoding order. For each block and channel, visit(block, features, prediction,
-    activity, position) returns the channel's values at the block's targets (the real ones when encoding,
-    the decoded ones when decoding); they are written into `samples` (points, channels) int64."""
-    order = context.channel_order(spec)
-    for block in context.schedule(spec):
-        first = previous = torch.zeros(len(block.targets), dtype=torch.int64)
-        for position, channel in enumerate(order):
-            column = samples[:, channel]
-            neighbours = column[block.neighbours]
-            pred = context.predict(block, neighbours, spec.bit_depth, spec.kind)
-            scale = context.activity(block, neighbours, pred, spec.bit_depth)
-            feats = context.features(block, neighbours, pred, scale, first, previous, position)
-            values = visit(block, feats, pred, scale, position)
-            column[block.targets] = values
-            residual = values - pred
-            if position == 0:
-                first = residual
-            previous = residual
-
-
-def _training_rows(signal: Signal, generator: torch.Generator) -> tuple:
+def _training_rows(signal: Signal, order, generator: torch.Generator) -> tuple:
     """(float features, residual, prediction, activity) of every sample, or of a uniform subset."""
     spec = signal.spec
-    samples = torch.from_numpy(signal.samples.reshape(-1, spec.channels).astype(np.int64))
-    total = spec.num_points * spec.channels
-    keep = min(1.0, MAX_TRAIN_ROWS / total)
-    rows = []
-
-    def visit(block, feats, pred, scale, position):
-        channel = context.channel_order(spec)[position]
-        values = samples[block.targets, channel]
-        chosen = slice(None)
-        if keep < 1.0:
-            chosen = torch.rand(len(values), generator=generator) < keep
-        rows.append((feats[chosen].float() / ONE, (values - pred)[chosen], pred[chosen], scale[chosen]))
-        return values
-
-    traverse(spec, samples.clone(), visit)
+    keep = min(1.0, MAX_TRAIN_ROWS / (spec.num_points * spec.channels))
+    rows = order.rows(_as_columns(signal), keep, generator)
     return tuple(torch.cat(parts) for parts in zip(*rows))
+
+
+def _as_columns(signal: Signal) -> torch.Tensor:
+    return torch.from_numpy(signal.samples.reshape(-1, signal.spec.channels).astype(np.int64))
 
 
 def _log_mass(center: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
@@ -131,27 +100,14 @@ def _run(model: Bitplane, rows: tuple, steps: int, lr: float, batch: int, bit_de
     return sum(recent) / max(len(recent), 1)
 
 
-def _coded_planes(signal: Signal, model: Bitplane, backend: str) -> bytes:
-    spec = signal.spec
-    samples = torch.from_numpy(signal.samples.reshape(-1, spec.channels).astype(np.int64))
-    order = context.channel_order(spec)
-    encoder = bitcoder.PlaneEncoder()
-
-    def visit(block, feats, pred, scale, position):
-        values = samples[block.targets, order[position]]
-        mean, spread = bitcoder.distribution(model.forward_int(feats, backend), pred, scale, spec.bit_depth)
-        encoder.code(mean, spread, values, spec.bit_depth)
-        return values
-
-    traverse(spec, samples.clone(), visit)
-    words = encoder.finish()
-    return uvarint(len(words)) + words.tobytes()
-
-
-def pack(signal: Signal, model: Bitplane, backend: str = "float64") -> bytes:
+def pack(signal: Signal, model: Bitplane, order, backend: str = "float64") -> bytes:
     header = container.Header(signal.spec, Bitplane.wire_id, model.config.to_bytes())
-    weights = entropy.encode_tensors([t.reshape(-1).numpy() for t in model.integer_tensors()])
-    return container.pack(header, [(TAG_WEIGHTS, weights), (TAG_BITS, _coded_planes(signal, model, backend))])
+    weights = entropy.encode_tensors([t.reshape(-1).numpy() for t in model.integer_tensors()]
+                                     + [t.numpy() for t in order.predictor_tensors()])
+    encoder = bitcoder.PlaneEncoder()
+    order.encode(_as_columns(signal), model, encoder, backend)
+    words = encoder.finish()
+    return container.pack(header, [(TAG_WEIGHTS, weights), (TAG_BITS, uvarint(len(words)) + words.tobytes())])
 
 
 def _candidate_widths(spec: SignalSpec, overrides: dict) -> list:
@@ -169,7 +125,10 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
         raise UnsupportedInput(f"lossless coding supports images and audio, not {spec.kind}")
     widths = [overrides["width"]] if "width" in overrides else _candidate_widths(spec, overrides)
     generator = torch.Generator().manual_seed(cfg.seed)
-    rows = _training_rows(signal, generator)
+    order = orders.for_spec(spec)
+    if hasattr(order, "fit_predictor"):
+        order.fit_predictor(_as_columns(signal))
+    rows = _training_rows(signal, order, generator)
     best = None
     for width in widths:
         config = BitplaneConfig(**{**overrides, "width": width})
@@ -180,7 +139,7 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
         model = Bitplane(config, spec, generator=torch.Generator().manual_seed(cfg.seed))
         fit(model, rows, cfg, spec.bit_depth, quiet, f"fit width {width}")
         model.freeze()
-        data = pack(signal, model, backend)
+        data = pack(signal, model, order, backend)
         if tried is not None:
             tried.append({"width": width, "bytes": len(data)})
         if log is not None:
@@ -204,18 +163,15 @@ def decode(parsed: container.Container, backend: str = "float64") -> np.ndarray:
         model = Bitplane(config, spec)
     except ValueError as exc:
         raise CorruptFile(f"cannot build the bitplane model the file describes: {exc}") from None
+    order = orders.for_spec(spec)
     counts = [t.numel() for t in model.tensors()]
-    model.load_integers([torch.from_numpy(t) for t in entropy.decode_tensors(parsed.section(TAG_WEIGHTS), counts)])
+    tensors = entropy.decode_tensors(parsed.section(TAG_WEIGHTS), counts + list(order.predictor_counts))
+    model.load_integers([torch.from_numpy(t) for t in tensors[: len(counts)]])
+    if order.predictor_counts:
+        order.load_predictor([torch.from_numpy(t) for t in tensors[len(counts):]])
     r = Reader(parsed.section(TAG_BITS), "bit-plane section")
     words = np.frombuffer(r.take(4 * r.uvarint()), dtype="<u4")
     r.expect_end()
-    decoder = bitcoder.PlaneDecoder(words)
-    samples = torch.zeros(spec.num_points, spec.channels, dtype=torch.int64)
-
-    def visit(block, feats, pred, scale, position):
-        mean, spread = bitcoder.distribution(model.forward_int(feats, backend), pred, scale, spec.bit_depth)
-        return decoder.code(mean, spread, spec.bit_depth)
-
     with torch.no_grad():
-        traverse(spec, samples, visit)
+        samples = order.decode(model, bitcoder.PlaneDecoder(words), backend)
     return samples.numpy().astype(spec.dtype).reshape(tuple(spec.shape) + (spec.channels,))

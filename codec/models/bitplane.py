@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from inrcodec import context
+from inrcodec import orders
 from inrcodec import fixedpoint as fp
 from inrcodec.config import FitConfig, ModelConfig
 from inrcodec.fixedpoint import FRAC, ONE
@@ -59,7 +59,7 @@ class Bitplane(nn.Module):
         if spec.kind not in ("image", "audio"):
             raise ValueError(f"bitplane codes images and audio, not {spec.kind}")
         self.config, self.spec = config, spec
-        inputs = context.num_features(spec.kind)
+        inputs = orders.num_features(spec.kind)
         sizes = [inputs] + [config.width] * config.layers
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.out = nn.Linear(config.width, OUTPUTS)
