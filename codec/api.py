@@ -125,6 +125,7 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
         asked = [name for name, value in rate_options.items() if value is not None]
         if asked:
             raise UnsupportedInput(f"{cls.name} is lossless, so a rate or chunk option ({', '.join(asked)}) cannot apply")
+        _check_exact_source(source, spec)
         return _encode_lossless(signal, cls, fit_cfg, overrides, start, quiet, verbose, verify)
     budget = ratecontrol.budget_bytes(bpp, size, spec.num_points, kbps, spec.seconds)
     if psnr is not None and budget is not None:
@@ -150,6 +151,15 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     return EncodeResult(data, quality["psnr"], metrics.bits_per_sample(len(data), spec.num_points),
                         time.monotonic() - start, method, dataclasses.asdict(config), base,
                         cls.knob(config), tried, quality, count, kbps)
+
+
+def _check_exact_source(source, spec) -> None:
+    """Lossless coding promises the input back bit for bit; refuse inputs the reader already rounded."""
+    reason = formats.audio.inexact_reason(spec) if spec.kind == "audio" else None
+    if isinstance(source, np.ndarray) and source.dtype == np.int32 and (source & 0xFF).any():
+        reason = "its int32 samples carry data below their top 24 bits"
+    if reason:
+        raise UnsupportedInput(f"cannot code this audio losslessly: {reason}")
 
 
 def _encode_lossless(signal: Signal, cls, fit_cfg: FitConfig, overrides: dict, start: float, quiet: bool,

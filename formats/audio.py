@@ -209,6 +209,21 @@ def _float_to_signed(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x.astype(np.float64) * scale), -scale, scale - 1).astype(np.int64)
 
 
+# Integer subtypes of more than 24 bits: only their top 24 bits are kept.
+_TRUNCATED = {"PCM_32", "ALAC_32"}
+
+
+def inexact_reason(spec) -> str | None:
+    """Why the stored samples are not exactly the source's (so lossless coding cannot promise a
+    bit-exact file), or None when they are."""
+    subtype = _split(spec.fmt)[1]
+    if _is_float(subtype):
+        return f"its samples are {subtype} (float or lossy), and they are kept as 24-bit integers"
+    if subtype in _TRUNCATED:
+        return f"its {subtype} samples keep only their top 24 bits"
+    return None
+
+
 def _is_float(subtype: str) -> bool:
     """Float-like means decoded from float or a lossy codec; an unrecorded subtype counts as integer."""
     return bool(subtype) and subtype not in _INT_DEPTHS

@@ -160,6 +160,18 @@ def test_lossless_with_a_lossy_method_is_refused():
         inrcodec.encode(smooth_image(8, 8), lossless=True, method="siren")
 
 
+@pytest.mark.parametrize("array", [np.linspace(-0.5, 0.5, 300).astype(np.float32), np.arange(300, dtype=np.int32)])
+def test_audio_that_was_already_rounded_is_refused(array):
+    with pytest.raises(inrcodec.UnsupportedInput, match="losslessly"):
+        inrcodec.encode(array, rate=8000, lossless=True, fit=FIT)
+
+
+def test_a_float_wav_is_refused(tmp_path, capsys):
+    sf.write(tmp_path / "in.wav", np.linspace(-0.5, 0.5, 300), 8000, subtype="FLOAT")
+    assert cli.main(["encode", str(tmp_path / "in.wav"), "--lossless"]) == 1
+    assert "FLOAT" in capsys.readouterr().err
+
+
 def test_video_is_refused():
     clip = np.zeros((2, 8, 8, 3), dtype=np.uint8)
     with pytest.raises(inrcodec.UnsupportedInput, match="images and audio"):
