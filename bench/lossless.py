@@ -61,7 +61,9 @@ def pillow(array, fmt, **params):
     buf = io.BytesIO()
     (_, encode_s) = timed(lambda: Image.fromarray(array).save(buf, fmt, **params))
     data = buf.getvalue()
-    decoded, decode_s = timed(lambda: np.asarray(Image.open(io.BytesIO(data))))
+    # WebP stores gray as RGB: compare in the source's mode.
+    mode = Image.fromarray(array).mode
+    decoded, decode_s = timed(lambda: np.asarray(Image.open(io.BytesIO(data)).convert(mode)))
     return {"bytes": len(data), "encode_s": encode_s, "decode_s": decode_s,
             "exact": bool(np.array_equal(decoded, array))}
 
@@ -127,7 +129,7 @@ def markdown(run: dict) -> str:
     lines = [f"# Lossless ({run['date']})", "", f"Machine: {run['machine']}", "", f"Command: `{run['command']}`", ""]
     images = run["images"]
     if images:
-        names = list(images[0]["codecs"])
+        names = list(dict.fromkeys(n for im in images for n in im["codecs"]))
         lines += ["## Images: bits per subpixel (lower is better)", "",
                   "| image | " + " | ".join(names) + " | ours: encode s | ours: decode s |",
                   "|---|" + "---:|" * (len(names) + 2)]

@@ -38,24 +38,27 @@ def clamp_log_scale(log_scale):
 def walk_planes(mean: torch.Tensor, scale: torch.Tensor, bit_depth: int, next_bits) -> torch.Tensor:
     """Code or decode one batch of samples plane by plane; returns their values.
 
-    next_bits(probabilities) gets each plane's P(bit = 1) (int64, PROB_BITS) and returns that
-    plane's bits (the encoder: the real ones, after coding them; the decoder: what it decoded)."""
-    lo = torch.zeros_like(mean)
+    next_bits(probabilities) gets each plane's P(bit = 1) (an int64 numpy array, PROB_BITS) and
+    returns that plane's bits (the encoder: the real ones, after coding them; the decoder: what it
+    decoded)."""
+    mean, scale = mean.numpy(), scale.numpy()
+    lo = np.zeros_like(mean)
     c_lo = fp.logistic_cdf(lo, mean, scale)
-    c_hi = fp.logistic_cdf(torch.full_like(mean, 1 << bit_depth), mean, scale)
+    c_hi = fp.logistic_cdf(np.full_like(mean, 1 << bit_depth), mean, scale)
     for plane in reversed(range(bit_depth)):
         t = lo + (1 << plane)
         c_t = fp.logistic_cdf(t, mean, scale)
-        bits = next_bits(fp.bit_probability(c_lo, c_t, c_hi)).to(torch.bool)
-        lo = torch.where(bits, t, lo)
-        c_lo = torch.where(bits, c_t, c_lo)
-        c_hi = torch.where(bits, c_hi, c_t)
-    return lo
+        bits = np.asarray(next_bits(fp.bit_probability(c_lo, c_t, c_hi))).astype(bool)
+        lo = np.where(bits, t, lo)
+        c_lo = np.where(bits, c_t, c_lo)
+        c_hi = np.where(bits, c_hi, c_t)
+    return torch.from_numpy(lo)
 
 
 def plane_probabilities(mean, scale, values: torch.Tensor, bit_depth: int) -> tuple:
     """(bits, probabilities), each (bit_depth, len(values)) from the most significant plane down:
     what the encoder codes for these samples, for orders that interleave samples across planes."""
+    values = values.numpy()
     bits, probabilities = [], []
 
     def next_bits(p):
@@ -65,12 +68,12 @@ def plane_probabilities(mean, scale, values: torch.Tensor, bit_depth: int) -> tu
         return bits[-1]
 
     walk_planes(mean, scale, bit_depth, next_bits)
-    return torch.stack(bits), torch.stack(probabilities)
+    return torch.from_numpy(np.stack(bits)), torch.from_numpy(np.stack(probabilities))
 
 
-def _as_float(probabilities: torch.Tensor) -> np.ndarray:
+def _as_float(probabilities) -> np.ndarray:
     # p / 2**16 with p < 2**16 is exact in float32: constriction quantizes the same number everywhere.
-    return (probabilities.numpy().astype(np.float32) / np.float32(1 << PROB_BITS))
+    return np.asarray(probabilities).astype(np.float32) / np.float32(1 << PROB_BITS)
 
 
 class PlaneEncoder:
@@ -80,11 +83,12 @@ class PlaneEncoder:
 
     def code(self, mean, scale, values: torch.Tensor, bit_depth: int) -> None:
         def next_bits(probabilities):
-            bits = (values >> plane_of[0]) & 1
-            self.coder.encode(bits.to(torch.int32).numpy(), _BERNOULLI, _as_float(probabilities))
+            bits = (array >> plane_of[0]) & 1
+            self.coder.encode(bits.astype(np.int32), _BERNOULLI, _as_float(probabilities))
             plane_of[0] -= 1
             return bits
 
+        array = values.numpy()
         plane_of = [bit_depth - 1]
         walk_planes(mean, scale, bit_depth, next_bits)
         self.bits += len(values) * bit_depth
@@ -110,6 +114,6 @@ class PlaneDecoder:
                 raise
             except BaseException as exc:  # constriction's Rust panics are BaseExceptions
                 raise CorruptFile(f"coded bit planes are invalid ({exc})") from None
-            return torch.from_numpy(bits.astype(np.int64))
+            return bits
 
         return walk_planes(mean, scale, bit_depth, next_bits)

@@ -96,6 +96,7 @@ class SequentialOrder:
         self.coeffs = predictor
         self.half = 1 << (spec.bit_depth - 1)
         self.predictor_counts = sequential.num_coefficients(spec.channels, spec.shape[0])
+        self.coords = None
 
     def fit_predictor(self, samples: torch.Tensor) -> None:
         self.coeffs = sequential.fit_lpc(samples.numpy(), self.spec.bit_depth)
@@ -115,7 +116,9 @@ class SequentialOrder:
         offset = t % sequential.SEGMENT
         pred = sequential.predict(signed, t, offset, channel, self.coeffs, self.spec.bit_depth)
         scale = sequential.activity(residuals, t, offset, channel, self.spec.bit_depth)
-        feats = sequential.features(signed, residuals, t, offset, channel, position, pred, scale, self.spec.shape[0])
+        if self.coords is None:
+            self.coords = sequential.position_features(self.spec.shape[0])
+        feats = sequential.features(signed, residuals, t, offset, channel, position, pred, scale, self.coords)
         return feats, pred + self.half, scale
 
     def _residuals(self, signed: torch.Tensor) -> torch.Tensor:

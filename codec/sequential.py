@@ -132,9 +132,16 @@ def activity(residuals: torch.Tensor, t: torch.Tensor, offset: torch.Tensor, cha
     return torch.where(count > 0, total // count.clamp(min=1) + 1, torch.full_like(t, 1 << max(bit_depth - 4, 0)))
 
 
+def position_features(length: int) -> torch.Tensor:
+    """(length, COORD_FEATURES) triangle waves of every sample's time: the network's view of where it is."""
+    t = torch.arange(length)
+    return torch.stack([_triangle(t, length, f) for f in (1, 2, 4, 8)], dim=1)
+
+
 def features(signed: torch.Tensor, residuals: torch.Tensor, t: torch.Tensor, offset: torch.Tensor, channel: int,
-             position: int, pred: torch.Tensor, scale: torch.Tensor, length: int) -> torch.Tensor:
-    """The network's input (M, NUM_FEATURES), relative to the activity `scale` where it is a size."""
+             position: int, pred: torch.Tensor, scale: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """The network's input (M, NUM_FEATURES), relative to the activity `scale` where it is a size;
+    coords: position_features() of the clip."""
     m = len(t)
     idx, ok = _lags(t, offset, RECENT)
     recent = relative(residuals[idx, channel] * ok, scale[:, None]).clamp(-CHANNEL_LIMIT, CHANNEL_LIMIT)
@@ -142,9 +149,8 @@ def features(signed: torch.Tensor, residuals: torch.Tensor, t: torch.Tensor, off
     step = pred - signed[idx[:, 0], channel] * ok[:, 0]
     flags = torch.zeros(m, 3, dtype=torch.int64)
     flags[:, min(position, 2)] = ONE
-    coords = torch.stack([_triangle(t, length, f) for f in (1, 2, 4, 8)], dim=1)
     warm = torch.where(offset < ORDER, ONE, 0)
     return torch.cat([recent, (fp.log2_fixed(scale - 1) >> 2)[:, None],
                       relative(cross, scale).clamp(-CHANNEL_LIMIT, CHANNEL_LIMIT)[:, None],
                       relative(step, scale).clamp(-CHANNEL_LIMIT, CHANNEL_LIMIT)[:, None],
-                      warm[:, None], flags, coords], dim=1)
+                      warm[:, None], flags, coords[t]], dim=1)
