@@ -8,7 +8,8 @@ every segment. Each segment has its own predictor, as FLAC has per frame: speech
 than one predictor for the whole clip can follow (5 s of the JFK clip: 17.8 bits per sample with
 one order-32 predictor, against FLAC's 8.5). A segment's first ORDER samples use fixed low-order predictors instead (the warm-up).
 Channels are decoded one after another at each step; channel j > 0's predictor also sees channel 0
-at the same instant and the one before (CROSS taps), which covers mid/side-like redundancy.
+at the same instant and the ORDER before it (CROSS taps), which covers mid/side-like redundancy and
+more: on the JFK clip's right channel the mean residual is 378 with 2 cross taps and 8.9 with 17.
 
 Integer arithmetic only, so encoder and decoder agree bit for bit (DESIGN.md §5). The LPC
 coefficients are fitted by least squares at the encoder and sent as integers, with a number of
@@ -24,7 +25,7 @@ from inrcodec.fixedpoint import ONE
 
 SEGMENT = 4096  # samples per segment: decode time grows with it, warm-up cost shrinks (part of the bitstream)
 ORDER = 16
-CROSS = 2
+CROSS = ORDER + 1
 MAX_Q = 15  # most fractional bits of a coefficient; each segment uses as many as its largest one allows
 MAX_COEFF = (1 << 16) - 1  # the weight entropy coder's bound
 RIDGE = 1e-12  # relative ridge, for numerical safety only: 1e-7 cost the JFK clip 0.9 bits per sample
