@@ -101,6 +101,18 @@ def test_audio_round_trips_bit_exactly(channels, depth, monkeypatch):
     assert decoded.dtype == audio.dtype and np.array_equal(decoded, audio)
 
 
+def test_wasted_low_bits_are_not_coded():
+    """A 10-bit image in a 16-bit file, and audio whose samples are all even (FLAC's wasted bits)."""
+    image = (noisy_image(16, 15, 3, 16, seed=1) >> 6) << 6
+    data = inrcodec.encode(image, lossless=True, fit=FIT)
+    assert inrcodec.info(data)["config"]["shift"] == 6 and np.array_equal(inrcodec.decode(data), image)
+    audio = pcm(400, 1, 16, seed=2) & ~1
+    data = inrcodec.encode(audio, rate=8000, lossless=True, fit=FIT)
+    assert inrcodec.info(data)["config"]["shift"] == 1 and np.array_equal(inrcodec.decode(data), audio)
+    flat = np.full((5, 6), 77, np.uint8)
+    assert np.array_equal(inrcodec.decode(inrcodec.encode(flat, lossless=True, fit=FIT)), flat)
+
+
 def test_a_smooth_signal_codes_below_its_raw_size():
     image = smooth_image(40, 48, 3, 8, seed=2)
     data = inrcodec.encode(image, lossless=True, fit=FitConfig(steps=150, lr=1e-2, batch_points=4096))
@@ -215,13 +227,13 @@ def _with_crc(body: bytes) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
-def test_an_oversized_network_in_the_header_is_refused_before_building_it():
+@pytest.mark.parametrize("forged_config", [BitplaneConfig(width=1 << 20), BitplaneConfig(width=8, shift=8)])
+def test_a_forged_model_config_is_refused_before_building_it(forged_config):
     data = inrcodec.encode(noisy_image(8, 9, 1, 8), lossless=True, fit=FIT)
     config = BitplaneConfig(width=8).to_bytes()
-    huge = BitplaneConfig(width=1 << 20)  # never validated on the encoder side here
     body = data[:-4]
     index = body.index(config)
-    forged = _with_crc(body[:index] + huge.to_bytes() + body[index + len(config):])
+    forged = _with_crc(body[:index] + forged_config.to_bytes() + body[index + len(config):])
     with pytest.raises(inrcodec.CodecError):
         inrcodec.decode(forged)
 

@@ -38,12 +38,15 @@ def _rounded(t: torch.Tensor) -> torch.Tensor:
 class BitplaneConfig(ModelConfig):
     width: int = 32        # neurons per hidden layer
     layers: int = 2        # hidden ReLU layers
+    shift: int = 0         # low bits that are zero in every sample, not coded
 
     def validate(self):
         if not 1 <= self.width <= MAX_WIDTH:
             raise ValueError(f"width {self.width} outside 1..{MAX_WIDTH}")
         if not 1 <= self.layers <= MAX_LAYERS:
             raise ValueError(f"layers {self.layers} outside 1..{MAX_LAYERS}")
+        if not 0 <= self.shift < 24:
+            raise ValueError(f"shift {self.shift} outside 0..23")
 
 
 @MODELS.register("bitplane", 3)
