@@ -148,6 +148,7 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
     if hasattr(order, "fit_predictor"):
         order.fit_predictor(_as_columns(signal))
     rows = _training_rows(signal, order, generator)
+    status = Progress(1, "", quiet)  # the fits show their own progress; coding and checking get a line each
     best = None
     for width in widths:
         config = BitplaneConfig(**{**overrides, "width": width, "shift": shift})
@@ -158,6 +159,7 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
         model = Bitplane(config, spec, generator=torch.Generator().manual_seed(cfg.seed))
         fit(model, rows, cfg, spec.bit_depth, quiet, f"fit width {width}")
         model.freeze()
+        status.message(f"coding the bit planes under width {width}")
         data = pack(signal, model, order, backend, original.spec)
         if tried is not None:
             tried.append({"width": width, "bytes": len(data)})
@@ -168,6 +170,7 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
             best = (data, model)
     data, model = best
     if verify:
+        status.message("verifying: decoding the file and comparing it with the input")
         decoded = decode(container.unpack(data, max(container.MAX_SAMPLES, spec.num_points * spec.channels)))
         if not np.array_equal(decoded, original.samples):
             raise CodecError("verification failed: the lossless file does not decode to the input; nothing written")
