@@ -131,9 +131,9 @@ class Bitplane(nn.Module):
     def forward_int(self, x: torch.Tensor, backend: str = "float64") -> torch.Tensor:
         """(points, features) FRAC int64 -> (points, 2) FRAC int64, bit-exact on every machine.
 
-        Hidden activations keep HIDDEN_FRAC fractional bits and every shift rounds to nearest: with
-        FRAC-bit activations and flooring, the integer network cost guitar audio 0.4 bits per sample
-        over the float one."""
+        Hidden activations keep HIDDEN_FRAC fractional bits and every shift rounds to nearest, so the
+        integer network stays within rounding of the float one it was trained as (on 5 s of guitar the
+        coded file is 0.08 bits per sample above the float loss, weights included)."""
         ints = self._ints
         h, frac = x, FRAC
         for i in range(self.config.layers):
