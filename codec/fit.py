@@ -41,6 +41,24 @@ def value_psnr(loss: float) -> float:
     return 10.0 * math.log10(4.0 / max(loss, 1e-12))
 
 
+def adam_steps(parameters, steps: int, lr: float, label: str, quiet: bool, step_loss, fields) -> float:
+    """Adam with lr_at's schedule for `steps` calls of step_loss() (a scalar tensor); progress shows
+    fields(mean of the last 20 losses). Returns that mean (0.0 after no steps)."""
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    progress = Progress(steps, label, quiet)
+    recent = []
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr)
+        loss = step_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        recent = (recent + [loss.item()])[-20:]
+        progress.update(step + 1, **fields(sum(recent) / len(recent)))
+    return sum(recent) / max(len(recent), 1)
+
+
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
               quiet: bool, generator: torch.Generator) -> float:
     """Adam on mini-batches (or the full grid); returns the mean loss of the last steps."""
@@ -50,26 +68,17 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     target = signal.values().to(device)
     total = signal.spec.num_points
     full = cfg.batch_points <= 0 or cfg.batch_points >= total
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    progress = Progress(steps, label, quiet)
-    recent = []
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, steps, lr)
+
+    def step_loss():
         if full:
             predicted, wanted = model.grid_values(), target
         else:
             index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
             predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
-        loss = torch.mean((predicted - wanted) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        recent.append(loss.item())
-        recent = recent[-20:]
-        mean_loss = sum(recent) / len(recent)
-        progress.update(step + 1, loss=mean_loss, psnr=value_psnr(mean_loss))
-    return sum(recent) / len(recent)
+        return torch.mean((predicted - wanted) ** 2)
+
+    return adam_steps(model.parameters(), steps, lr, label, quiet, step_loss,
+                      lambda mean: {"loss": mean, "psnr": value_psnr(mean)})
 
 
 def fit_float(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator,

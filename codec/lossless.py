@@ -14,7 +14,7 @@ import torch
 from inrcodec import bitcoder, entropy, orders
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, UnsupportedInput
-from inrcodec.fit import lr_at
+from inrcodec.fit import adam_steps
 from inrcodec.formats import container
 from inrcodec.formats.binary import Reader, uvarint
 from inrcodec.models.bitplane import Bitplane, BitplaneConfig
@@ -85,20 +85,13 @@ def fit(model: Bitplane, rows: tuple, cfg: FitConfig, bit_depth: int, quiet: boo
 def _run(model: Bitplane, rows: tuple, steps: int, lr: float, batch: int, bit_depth: int,
          generator: torch.Generator, quiet: bool, label: str) -> float:
     feats, residual, pred, scale = rows
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    progress = Progress(steps, label, quiet)
-    recent = []
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, steps, lr)
-        index = torch.randint(len(feats), (min(batch or len(feats), len(feats)),), generator=generator)
-        loss = code_length_bits(model(feats[index]), residual[index], pred[index], scale[index], bit_depth).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        recent = (recent + [loss.item()])[-20:]
-        progress.update(step + 1, bits=sum(recent) / len(recent))
-    return sum(recent) / max(len(recent), 1)
+    size = min(batch or len(feats), len(feats))
+
+    def step_loss():
+        index = torch.randint(len(feats), (size,), generator=generator)
+        return code_length_bits(model(feats[index]), residual[index], pred[index], scale[index], bit_depth).mean()
+
+    return adam_steps(model.parameters(), steps, lr, label, quiet, step_loss, lambda mean: {"bits": mean})
 
 
 def pack(signal: Signal, model: Bitplane, order, backend: str = "float64", header_spec=None) -> bytes:
