@@ -79,7 +79,6 @@ def _as_float(probabilities) -> np.ndarray:
 class PlaneEncoder:
     def __init__(self):
         self.coder = constriction.stream.queue.RangeEncoder()
-        self.bits = 0
 
     def code(self, mean, scale, values: torch.Tensor, bit_depth: int) -> None:
         def next_bits(probabilities):
@@ -91,12 +90,10 @@ class PlaneEncoder:
         array = values.numpy()
         plane_of = [bit_depth - 1]
         walk_planes(mean, scale, bit_depth, next_bits)
-        self.bits += len(values) * bit_depth
 
     def code_bits(self, bits: torch.Tensor, probabilities: torch.Tensor) -> None:
         """Code bits already laid out in decoding order, under their probabilities (PROB_BITS)."""
         self.coder.encode(bits.to(torch.int32).numpy(), _BERNOULLI, _as_float(probabilities))
-        self.bits += len(bits)
 
     def finish(self) -> np.ndarray:
         return self.coder.get_compressed().astype("<u4")

@@ -138,8 +138,7 @@ def encode(signal: Signal, cfg: FitConfig, overrides: dict, quiet: bool = True, 
     widths = [overrides["width"]] if "width" in overrides else _candidate_widths(spec, overrides)
     generator = torch.Generator().manual_seed(cfg.seed)
     order = orders.for_spec(spec)
-    if hasattr(order, "fit_predictor"):
-        order.fit_predictor(_as_columns(signal))
+    order.prepare(_as_columns(signal))
     rows = _training_rows(signal, order, generator)
     status = Progress(1, "", quiet)  # the fits show their own progress; coding and checking get a line each
     best = None
@@ -185,8 +184,7 @@ def decode(parsed: container.Container, backend: str = "float64") -> np.ndarray:
     counts = [t.numel() for t in model.tensors()]
     tensors = entropy.decode_tensors(parsed.section(TAG_WEIGHTS), counts + list(order.predictor_counts))
     model.load_integers([torch.from_numpy(t) for t in tensors[: len(counts)]])
-    if order.predictor_counts:
-        order.load_predictor([torch.from_numpy(t) for t in tensors[len(counts):]])
+    order.load_predictor([torch.from_numpy(t) for t in tensors[len(counts):]])
     r = Reader(parsed.section(TAG_BITS), "bit-plane section")
     words = np.frombuffer(r.take(4 * r.uvarint()), dtype="<u4")
     r.expect_end()

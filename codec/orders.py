@@ -1,7 +1,9 @@
 """Decoding orders of the lossless coder: which samples are coded when, from what context.
 
-Each order offers the same three walks, so the encoder's training rows, its coding pass and the
-decoder all see identical integer features and predictions:
+Each order is first given its side information (prepare(samples) at the encoder, which fits it;
+load_predictor(tensors) at the decoder, from the file), then offers the same three walks, so the
+encoder's training rows, its coding pass and the decoder all see identical integer features and
+predictions:
 - rows(samples, keep, generator): (float features, residual, prediction, activity) for training;
 - encode(samples, model, encoder, backend): code every sample's bit planes;
 - decode(model, decoder, backend): the samples back.
@@ -30,11 +32,17 @@ class InterlacedOrder:
 
     predictor_counts = ()
 
-    def __init__(self, spec, predictor=None):
+    def __init__(self, spec):
         self.spec = spec
+
+    def prepare(self, samples: torch.Tensor) -> None:
+        """Images carry no side information."""
 
     def predictor_tensors(self) -> list:
         return []
+
+    def load_predictor(self, tensors: list) -> None:
+        pass
 
     def _walk(self, samples: torch.Tensor, visit) -> None:
         spec = self.spec
@@ -91,15 +99,18 @@ class InterlacedOrder:
 class SequentialOrder:
     """Audio: causal LPC in time order, segments side by side (sequential.py)."""
 
-    def __init__(self, spec, predictor: torch.Tensor | None = None):
+    def __init__(self, spec):
         self.spec = spec
-        self.coeffs = predictor
+        self.coeffs = None
         self.half = 1 << (spec.bit_depth - 1)
         self.predictor_counts = sequential.num_coefficients(spec.channels, spec.shape[0])
         self.coords = None
+        self.residuals = None  # the encoder's, computed once in prepare() for every walk
 
-    def fit_predictor(self, samples: torch.Tensor) -> None:
+    def prepare(self, samples: torch.Tensor) -> None:
+        """Fit the per-segment predictors, and the residuals they leave (the same for every width)."""
         self.coeffs = sequential.fit_lpc(samples.numpy(), self.spec.bit_depth)
+        self.residuals = self._residuals(samples - self.half)
 
     def predictor_tensors(self) -> list:
         return [t.reshape(-1) for t in self.coeffs]
@@ -133,8 +144,7 @@ class SequentialOrder:
         return residuals
 
     def rows(self, samples, keep, generator) -> list:
-        signed = samples - self.half
-        residuals = self._residuals(signed)
+        signed, residuals = samples - self.half, self.residuals
         rows, n = [], self.spec.shape[0]
         for position in range(self.spec.channels):
             for start in range(0, n, BLOCK):
@@ -147,8 +157,7 @@ class SequentialOrder:
         """Code in the decoder's order: step i, then channel, then plane, then segment. Steps are
         taken in groups, so the probabilities of a group are computed in one vectorised pass."""
         spec, depth, n = self.spec, self.spec.bit_depth, self.spec.shape[0]
-        signed = samples - self.half
-        residuals = self._residuals(signed)
+        signed, residuals = samples - self.half, self.residuals
         segments = math.ceil(n / sequential.SEGMENT)
         steps_per_group = max(1, BLOCK // segments)
         for first_step in range(0, min(sequential.SEGMENT, n), steps_per_group):
@@ -192,9 +201,9 @@ def num_features(kind: str) -> int:
     return sequential.NUM_FEATURES if kind == "audio" else context.NUM_FEATURES
 
 
-def for_spec(spec, predictor=None):
+def for_spec(spec):
     if spec.kind == "image":
-        return InterlacedOrder(spec, predictor)
+        return InterlacedOrder(spec)
     if spec.kind == "audio":
-        return SequentialOrder(spec, predictor)
+        return SequentialOrder(spec)
     raise ValueError(f"no lossless order for {spec.kind}")
