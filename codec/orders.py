@@ -17,8 +17,6 @@ from inrcodec import bitcoder, context, sequential
 from inrcodec.errors import CorruptFile
 from inrcodec.fixedpoint import ONE
 
-BLOCK = context.BLOCK
-
 
 def _sample_rows(feats, residual, pred, scale, keep: float, generator) -> tuple:
     chosen = slice(None)
@@ -136,8 +134,8 @@ class SequentialOrder:
         n = self.spec.shape[0]
         residuals = torch.zeros_like(signed)
         for channel in range(self.spec.channels):
-            for start in range(0, n, BLOCK):
-                t = torch.arange(start, min(start + BLOCK, n))
+            for start in range(0, n, context.BLOCK):
+                t = torch.arange(start, min(start + context.BLOCK, n))
                 pred = sequential.predict(signed, t, t % sequential.SEGMENT, channel, self.coeffs,
                                           self.spec.bit_depth)
                 residuals[t, channel] = signed[t, channel] - pred
@@ -147,8 +145,8 @@ class SequentialOrder:
         signed, residuals = samples - self.half, self.residuals
         rows, n = [], self.spec.shape[0]
         for position in range(self.spec.channels):
-            for start in range(0, n, BLOCK):
-                t = torch.arange(start, min(start + BLOCK, n))
+            for start in range(0, n, context.BLOCK):
+                t = torch.arange(start, min(start + context.BLOCK, n))
                 feats, pred, scale = self._context(signed, residuals, t, position, position)
                 rows.append(_sample_rows(feats, samples[t, position] - pred, pred, scale, keep, generator))
         return rows
@@ -159,7 +157,7 @@ class SequentialOrder:
         spec, depth, n = self.spec, self.spec.bit_depth, self.spec.shape[0]
         signed, residuals = samples - self.half, self.residuals
         segments = math.ceil(n / sequential.SEGMENT)
-        steps_per_group = max(1, BLOCK // segments)
+        steps_per_group = max(1, context.BLOCK // segments)
         for first_step in range(0, min(sequential.SEGMENT, n), steps_per_group):
             steps = torch.arange(first_step, min(first_step + steps_per_group, sequential.SEGMENT))
             grid = steps[:, None] + torch.arange(segments)[None, :] * sequential.SEGMENT  # (steps, segments)

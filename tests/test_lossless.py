@@ -142,7 +142,6 @@ def test_signals_longer_than_a_block_round_trip(monkeypatch):
     """BLOCK and SEGMENT are part of the bitstream (they order the planes); shrink them to exercise
     many blocks, many segments and a last segment shorter than the others."""
     monkeypatch.setattr("inrcodec.context.BLOCK", 64)
-    monkeypatch.setattr("inrcodec.orders.BLOCK", 64)
     monkeypatch.setattr("inrcodec.sequential.SEGMENT", 48)
     audio = pcm(1000, 2, 16, seed=3)
     assert np.array_equal(inrcodec.decode(inrcodec.encode(audio, rate=8000, lossless=True, fit=FIT)), audio)
