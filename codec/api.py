@@ -48,6 +48,13 @@ class EncodeResult:
     kbps: float = 0.0  # audio and video: whole-file kbit/s
 
 
+def resolve_method(kind: str, method: str | None, lossless: bool) -> str:
+    """The method an encode uses: the lossless one when asked for, else the given or default one."""
+    if lossless and method not in (None, LOSSLESS_METHOD):
+        raise UnsupportedInput(f"lossless coding uses method {LOSSLESS_METHOD}, not {method}")
+    return LOSSLESS_METHOD if lossless else method or DEFAULT_METHODS[kind]
+
+
 def config_fields(method: str) -> set:
     """The model config fields (options) a method takes."""
     return {f.name for f in dataclasses.fields(MODELS.get(method).config_class)}
@@ -106,11 +113,9 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
                   **model_options) -> EncodeResult:
     """Encode and say how it went (the CLI's summary line comes from here)."""
     start = time.monotonic()
-    if lossless and method not in (None, LOSSLESS_METHOD):
-        raise UnsupportedInput(f"lossless coding uses method {LOSSLESS_METHOD}, not {method}")
     signal = _load(source, rate, fps)
     spec = signal.spec
-    method = LOSSLESS_METHOD if lossless else method or DEFAULT_METHODS[spec.kind]
+    method = resolve_method(spec.kind, method, lossless)
     cls = MODELS.get(method)
     fit_cfg = dataclasses.replace(fit or cls.fit_config(spec.kind), seed=seed, device=device,
                                   **({"steps": steps} if steps is not None else {}))

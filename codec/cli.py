@@ -131,9 +131,7 @@ def _summary(result) -> str:
 def _encode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".inrc")
     check_output(output, [args.input], args.force)
-    if args.lossless and args.method not in (None, api.LOSSLESS_METHOD):
-        raise CodecError(f"--lossless uses --method {api.LOSSLESS_METHOD}, not {args.method}")
-    method = api.LOSSLESS_METHOD if args.lossless else args.method or api.DEFAULT_METHODS[formats.family(args.input)]
+    method = api.resolve_method(formats.family(args.input), args.method, args.lossless)
     result = api.encode_report(
         args.input, method=method, bpp=args.bpp, size=args.size, kbps=args.kbps, psnr=args.psnr,
         steps=args.steps, seed=args.seed, device=args.device, quiet=args.quiet,
