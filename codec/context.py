@@ -21,7 +21,6 @@ from inrcodec.fixedpoint import FRAC, ONE
 BLOCK = 1 << 18  # targets per block: bounds the coder's memory on long signals (part of the bitstream)
 IMAGE_NEIGHBOURS = 12  # 4 at distance h, then 8 further out
 COORD_FEATURES = 4
-COARSE_POINTS = 1 << 8   # the first lattice has about this many points per axis (audio) or in all (image)
 # Another channel's residual beyond 32 activities says little more, and unbounded it made the rounded
 # weights' error swing the output (24-bit speech: 12.9 bits per sample in float, 16.6 rounded).
 CHANNEL_LIMIT = 32 * ONE
