@@ -9,6 +9,7 @@ import argparse
 import datetime
 import json
 import math
+import multiprocessing
 import os
 import platform
 import sys
@@ -49,7 +50,11 @@ def parse_args(argv=None):
                    help="run doh only at targets up to this (its claim is about low rates; it is ~4x slower)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--tag", default="", help="suffix for the output file names")
-    p.add_argument("--from-json", type=Path, help="rewrite the tables and plot of an earlier run's JSON")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="inrcodec encodes run side by side (they share one GPU; the entropy coding runs on CPU cores)")
+    p.add_argument("--from-json", type=Path, nargs="+",
+                   help="rewrite the tables and plot of an earlier run's JSON; several runs (e.g. the classical "
+                        "codecs on one machine, inrcodec on a GPU) are merged into rd_image_TAG")
     return p.parse_args(argv)
 
 
@@ -110,6 +115,12 @@ def run_pillow(codec, quality, path, original, workdir):
     t2 = time.perf_counter()
     return point(path.name, codec, f"q={quality}", file, original.shape[0] * original.shape[1],
                  psnr(original, decoded), t1 - t0, t2 - t1)
+
+
+def run_job(job):
+    """run_inrcodec on (method, target, steps, path, workdir), loading the image itself (a worker process)."""
+    method, target, steps, path, workdir = job
+    return run_inrcodec(method, target, steps, path, load_pixels(path), workdir)
 
 
 def run_inrcodec(method, target, steps, path, original, workdir):
@@ -326,9 +337,18 @@ def json_safe(value):
     return value
 
 
-def rewrite(json_file):
-    """Recompute the derived tables (matched rates, BD-rate) and the plot from a saved run."""
-    report = json.loads(json_file.read_text())
+def rewrite(json_files, out, tag):
+    """Recompute the derived tables (matched rates, BD-rate) and the plot from saved runs; several are
+    merged (points, images and machines), written under the first one's name unless a tag is given."""
+    reports = [json.loads(f.read_text()) for f in json_files]
+    report = reports[0]
+    for other in reports[1:]:
+        report["points"] += other["points"]
+        report["images"] = list(dict.fromkeys(report["images"] + other["images"]))
+        report["codecs"] = list(dict.fromkeys(report["codecs"] + other["codecs"]))
+        report["targets_bpp"] = sorted(set(report["targets_bpp"]) | set(other["targets_bpp"]))
+        report.setdefault("merged", []).append({k: other.get(k) for k in ("date", "machine", "steps", "codecs")})
+    json_file = json_files[0] if len(json_files) == 1 and not tag else out / f"rd_image_{tag or 'merged'}.json"
     for p in report["points"]:  # runs before doh was benchmarked labelled siren "inrcodec"
         p["codec"] = "siren" if p["codec"] == "inrcodec" else p["codec"]
     methods = [x for x in METHODS if any(p["codec"] == x for p in report["points"])]
@@ -344,7 +364,7 @@ def rewrite(json_file):
 def main(argv=None):
     args = parse_args(argv)
     if args.from_json:
-        return rewrite(args.from_json)
+        return rewrite(args.from_json, args.out, args.tag)
     paths = find_images(args.images, args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
@@ -367,16 +387,23 @@ def main(argv=None):
                     report["points"].append(run_pillow(codec, q, path, original, workdir))
                     log_point(report["points"][-1])
 
-        # Method by method over every image, so an interrupted run has whole curves for the first methods.
-        runs = [(m, path, t) for m in METHODS if m in args.codecs for path in paths for t in args.bpp
-                if m != "doh" or t <= args.doh_max_bpp]
+        # Image by image, so an interrupted run has every method's curve on its first images.
+        runs = [(m, t, args.steps, path, workdir) for path in paths for m in METHODS if m in args.codecs
+                for t in args.bpp if m != "doh" or t <= args.doh_max_bpp]
         start = time.monotonic()
-        for done, (method, path, target) in enumerate(runs, start=1):
-            report["points"].append(run_inrcodec(method, target, args.steps, path, originals[path], workdir))
+        if args.jobs > 1:
+            pool = multiprocessing.get_context("spawn").Pool(args.jobs)  # spawn: CUDA cannot be forked
+            results = pool.imap(run_job, runs)
+        else:
+            pool, results = None, map(run_job, runs)
+        for done, result in enumerate(results, start=1):
+            report["points"].append(result)
             eta = (time.monotonic() - start) / done * (len(runs) - done)
             log_point(report["points"][-1], f"  [{done}/{len(runs)}, eta {eta / 60:.1f} min]")
             # Saved after every point, so an interrupted long run keeps what it measured.
             Path(f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
+        if pool:
+            pool.close()
         methods = [m for m in METHODS if m in args.codecs]
         report["matched"] = {m: matched_rows(report["points"], args.bpp, m) for m in methods}
         report["bd_rate"] = {m: bd_rates(report["points"], m) for m in methods}

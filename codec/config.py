@@ -67,7 +67,8 @@ class FitConfig:
 
     steps: int = 2000           # full-precision Adam steps
     lr: float = 1e-3            # peak learning rate (cosine decay to lr/20 after a short warm-up)
-    batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch)
+    batch_points: int = -1      # coordinates per step; 0 = the whole grid (full batch); -1 = auto:
+                                # the whole grid on CUDA (fit.FULL_BATCH_MAX_POINTS), 16384 on CPU
     qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
                                 # phase; -1 = 15 % of `steps`
     qat_lr: float = 1e-4

@@ -14,6 +14,13 @@ from inrcodec.signal import Signal, axis_coords
 
 _WARMUP_FRACTION = 0.02
 _FINAL_LR_FRACTION = 0.05
+CPU_BATCH_POINTS = 16384
+# On CUDA a full-grid step through the fused kernels costs about what a 16k-point one does in launch
+# overhead alone, and every pixel's gradient counts; the cap bounds a video's step.
+FULL_BATCH_MAX_POINTS = 1 << 22
+# Reading a loss back stalls the CPU until the GPU has caught up: the progress line reads them in
+# groups, which lets the CPU queue the next steps meanwhile.
+_READ_EVERY = 25
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,9 +61,23 @@ def adam_steps(parameters, steps: int, lr: float, label: str, quiet: bool, step_
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        recent = (recent + [loss.item()])[-20:]
-        progress.update(step + 1, **fields(sum(recent) / len(recent)))
-    return sum(recent) / max(len(recent), 1)
+        recent = (recent + [loss.detach()])[-20:]
+        if (step + 1) % _READ_EVERY == 0 or step + 1 == steps:
+            progress.update(step + 1, **fields(_mean(recent)))
+    return _mean(recent)
+
+
+def _mean(losses) -> float:
+    return sum(loss.item() for loss in losses) / max(len(losses), 1)
+
+
+def batch_size(cfg: FitConfig, total: int, device: torch.device) -> int:
+    """Points per step: cfg.batch_points, or for auto (-1) the whole grid on CUDA, 16k on CPU;
+    0 or anything not below the grid means the whole grid (returned as total)."""
+    points = cfg.batch_points
+    if points < 0:
+        points = total if device.type == "cuda" and total <= FULL_BATCH_MAX_POINTS else CPU_BATCH_POINTS
+    return total if points == 0 or points >= total else points
 
 
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
@@ -67,13 +88,13 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     device = next(model.parameters()).device
     target = signal.values().to(device)
     total = signal.spec.num_points
-    full = cfg.batch_points <= 0 or cfg.batch_points >= total
+    points = batch_size(cfg, total, device)
 
     def step_loss():
-        if full:
+        if points == total:
             predicted, wanted = model.grid_values(), target
         else:
-            index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
+            index = torch.randint(total, (points,), generator=generator).to(device)
             predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
         return torch.mean((predicted - wanted) ** 2)
 

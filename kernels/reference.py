@@ -1,10 +1,15 @@
 """Pure-torch reference ops: the specification of every kernel and the CPU path. Never imports triton.
 
+siren_mlp: the SIREN forward, sin(ω (W h + b)) layers after a positional encoding, a linear output.
 hash_uniform: a counter-based integer hash of (seed, layer, row, column) -> float32 in (-1, 1).
 It is the only source of decoder-side randomness (D'OH's projections, DESIGN.md §5): integer
 arithmetic and one exact float conversion, so every machine and backend regenerates the same bits.
 """
+import math
+
 import torch
+
+from inrcodec.signal import axis_coords
 
 MASK32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
@@ -77,3 +82,27 @@ class _Project(torch.autograd.Function):
 def project(z: torch.Tensor, seed: int, layer: int, rows: int, tile_bytes: int = 64 << 20) -> torch.Tensor:
     """P z for the hashed projection P (rows × len(z)), differentiable in z, in bounded memory."""
     return _Project.apply(z, seed, layer, rows, tile_bytes)
+
+
+def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:
+    """[x, sin(π 2^f x_d), cos(π 2^f x_d)] with the angles ordered d-major (Strümpler et al. 2022)."""
+    if freqs == 0:
+        return coords
+    scales = math.pi * (2.0 ** torch.arange(freqs, device=coords.device, dtype=coords.dtype))
+    angles = (coords[:, :, None] * scales).flatten(1)
+    return torch.cat([coords, torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+def siren_mlp(coords, w0, b0, wh, bh, wo, bo, omega_first: float, omega: float, freqs: int,
+              grid_shape=None, start: int = 0, count=None) -> torch.Tensor:
+    """Output (points, channels) of the SIREN with first layer (w0, b0), hidden layers stacked in
+    wh (L, W, W) and bh (L, W), and linear output (wo, bo). The points are `coords` (points, dims), or,
+    when coords is None, the flat indices start .. start+count-1 of the row-major grid `grid_shape`."""
+    if coords is None:
+        total = math.prod(grid_shape)
+        count = total - start if count is None else count
+        coords = axis_coords(grid_shape, torch.arange(start, start + count, device=w0.device))
+    h = torch.sin(omega_first * torch.addmm(b0, positional_encoding(coords, freqs), w0.t()))
+    for layer in range(wh.shape[0]):
+        h = torch.sin(omega * torch.addmm(bh[layer], h, wh[layer].t()))
+    return torch.addmm(bo, h, wo.t())

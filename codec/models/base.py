@@ -5,7 +5,7 @@ from torch import nn
 
 from inrcodec.config import FitConfig
 from inrcodec.quantize import quantize, step_from_index
-from inrcodec.signal import SignalSpec, axis_coords, grid_coords
+from inrcodec.signal import SignalSpec, axis_coords
 
 
 class Representation(nn.Module):
@@ -61,6 +61,12 @@ class Representation(nn.Module):
     def forward_with(self, params: dict, coords: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward_grid_with(self, params: dict, start: int, count: int) -> torch.Tensor:
+        """The values at flat grid indices start .. start+count-1; models whose kernel makes the
+        coordinates itself override this."""
+        index = torch.arange(start, start + count, device=next(self.parameters()).device)
+        return self.forward_with(params, axis_coords(self.spec.shape, index))
+
     def step_scales(self) -> dict:
         """Relative sensitivity: a tensor's step is base_step * scale (smaller = finer)."""
         return {name: 1.0 for name in self.transmitted_names()}
@@ -87,7 +93,7 @@ class Representation(nn.Module):
 
     def grid_values(self) -> torch.Tensor:
         """Values on the whole grid, (points, channels), differentiable: the full-batch fitting path."""
-        return self(grid_coords(self.spec.shape, next(self.parameters()).device))
+        return self.forward_grid_with(self.effective_params(), 0, self.spec.num_points)
 
     @torch.no_grad()
     def render(self, chunk_points: int = 1 << 16) -> torch.Tensor:
@@ -97,8 +103,8 @@ class Representation(nn.Module):
         total = self.spec.num_points
         out = torch.empty(total, self.spec.channels, device=device)
         for start in range(0, total, chunk_points):
-            index = torch.arange(start, min(start + chunk_points, total), device=device)
-            out[start:start + len(index)] = self.forward_with(params, axis_coords(self.spec.shape, index))
+            count = min(chunk_points, total - start)
+            out[start:start + count] = self.forward_grid_with(params, start, count)
         return out
 
     def load_symbols(self, symbols: dict, step_indices: dict) -> None:

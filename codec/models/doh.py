@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from inrcodec.kernels.reference import hash_uniform, project
+from inrcodec import kernels
+from inrcodec.kernels.reference import hash_uniform
 from inrcodec.models.base import Representation
 from inrcodec.models.siren import (MAX_SIZED_WIDTH, SirenConfig, default_pe_freqs, siren_forward,
                                    siren_layout, siren_params)
@@ -26,7 +27,7 @@ MIN_LATENT = 16
 # (m = 6,553, 1,000 steps): ratio ~2 (width 60) 25.24 dB, width 64 25.16 dB, width 96 (ratio 4.8) 24.93 dB.
 TARGET_OVER_LATENT = 2.0
 MIN_TARGET_WIDTH = 16
-# Fitting keeps the generated projections in memory up to this size; beyond it every step regenerates
+# Fitting on CPU keeps the generated projections in memory up to this size; beyond it every step regenerates
 # them tile by tile (hashing 16 M entries costs about 2 s on 2 CPU cores, a cached matmul far less).
 # A Kodak image at 0.25 bpp needs 2.1 GB (latent 16 k × 33 k target weights): under 2 GiB it did
 # not finish one image in 7 minutes; 4 GiB holds it on a 24 GB machine.
@@ -116,11 +117,13 @@ class Doh(Representation):
         cache = self._projections() if self.training and torch.is_grad_enabled() else None
         for index, (name, shape, _, _) in enumerate(self._layout):
             rows = math.prod(shape)
-            flat = cache[index] @ z if cache is not None else project(z, self.config.proj_seed, index, rows)
+            flat = cache[index] @ z if cache is not None else kernels.project(z, self.config.proj_seed, index, rows)
             params[name] = (scales[index] * gains[index] * flat).reshape(shape)
         return params
 
     def _projections(self):
+        if kernels.use_triton(self.z):
+            return None  # the kernel regenerates P faster than a cached P streams from memory (kernels/hashrand.py)
         if self._cache is None:
             m = self.config.latent
             total = sum(math.prod(shape) for _, shape, _, _ in self._layout) * m * 4
@@ -137,3 +140,6 @@ class Doh(Representation):
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords)
+
+    def forward_grid_with(self, params, start, count):
+        return siren_forward(self.config, params, grid=(self.spec.shape, start, count))

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
+from inrcodec import kernels
 from inrcodec.config import ModelConfig
+from inrcodec.kernels.reference import positional_encoding  # noqa: F401  (re-exported for the models)
 from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.registry import MODELS
 
@@ -43,14 +45,6 @@ class SirenConfig(ModelConfig):
                 raise ValueError(f"{name} {value} outside (0, 1000]")
 
 
-def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:
-    if freqs == 0:
-        return coords
-    scales = math.pi * (2.0 ** torch.arange(freqs, device=coords.device, dtype=coords.dtype))
-    angles = (coords[:, :, None] * scales).flatten(1)
-    return torch.cat([coords, torch.sin(angles), torch.cos(angles)], dim=1)
-
-
 def layer_omega(config: SirenConfig, layer: int) -> float:
     return config.omega0_first if layer == 0 else config.omega0
 
@@ -76,11 +70,16 @@ def siren_layout(config: SirenConfig, spec) -> list:
     return layout
 
 
-def siren_forward(config: SirenConfig, params: dict, coords: torch.Tensor) -> torch.Tensor:
-    h = positional_encoding(coords, config.pe_freqs)
-    for i in range(config.layers):
-        h = torch.sin(layer_omega(config, i) * torch.addmm(params[f"b{i}"], h, params[f"w{i}"].t()))
-    return torch.addmm(params["b_out"], h, params["w_out"].t())
+def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None) -> torch.Tensor:
+    """The SIREN on `coords` (points, dims), or on the flat grid points grid = (shape, start, count):
+    the fused kernel on CUDA (kernels/sine_mlp.py), the torch reference elsewhere."""
+    hidden = range(1, config.layers)
+    w0 = params["w0"]
+    wh = torch.stack([params[f"w{i}"] for i in hidden]) if config.layers > 1 else w0.new_empty(0, *w0.shape)
+    bh = torch.stack([params[f"b{i}"] for i in hidden]) if config.layers > 1 else w0.new_empty(0, w0.shape[0])
+    shape, start, count = grid if grid is not None else (None, 0, None)
+    return kernels.siren_mlp(coords, w0, params["b0"], wh, bh, params["w_out"], params["b_out"],
+                             config.omega0_first, config.omega0, config.pe_freqs, shape, start, count)
 
 
 def siren_params(config: SirenConfig, spec) -> int:
@@ -130,3 +129,6 @@ class Siren(LayoutTensors, Representation):
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords)
+
+    def forward_grid_with(self, params, start, count):
+        return siren_forward(self.config, params, grid=(self.spec.shape, start, count))
