@@ -14,10 +14,6 @@ from inrcodec.signal import Signal, axis_coords
 
 _WARMUP_FRACTION = 0.02
 _FINAL_LR_FRACTION = 0.05
-CPU_BATCH_POINTS = 16384
-# On CUDA a full-grid step through the fused kernels costs about what a 16k-point one does in launch
-# overhead alone, and every pixel's gradient counts; the cap bounds a video's step.
-FULL_BATCH_MAX_POINTS = 1 << 22
 # Reading a loss back stalls the CPU until the GPU has caught up: the progress line reads them in
 # groups, which lets the CPU queue the next steps meanwhile.
 _READ_EVERY = 25
@@ -71,13 +67,10 @@ def _mean(losses) -> float:
     return sum(loss.item() for loss in losses) / max(len(losses), 1)
 
 
-def batch_size(cfg: FitConfig, total: int, device: torch.device) -> int:
-    """Points per step: cfg.batch_points, or for auto (-1) the whole grid on CUDA, 16k on CPU;
-    0 or anything not below the grid means the whole grid (returned as total)."""
+def batch_size(cfg: FitConfig, total: int) -> int:
+    """Points per step: cfg.batch_points, where 0 or anything not below the grid means the whole grid."""
     points = cfg.batch_points
-    if points < 0:
-        points = total if device.type == "cuda" and total <= FULL_BATCH_MAX_POINTS else CPU_BATCH_POINTS
-    return total if points == 0 or points >= total else points
+    return total if points <= 0 or points >= total else points
 
 
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
@@ -88,7 +81,7 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     device = next(model.parameters()).device
     target = signal.values().to(device)
     total = signal.spec.num_points
-    points = batch_size(cfg, total, device)
+    points = batch_size(cfg, total)
 
     def step_loss():
         if points == total:

@@ -14,7 +14,7 @@ import torch
 from inrcodec import bitcoder, entropy, orders
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, UnsupportedInput
-from inrcodec.fit import CPU_BATCH_POINTS, adam_steps
+from inrcodec.fit import adam_steps
 from inrcodec.formats import container
 from inrcodec.formats.binary import Reader, uvarint
 from inrcodec.models.bitplane import Bitplane, BitplaneConfig
@@ -85,7 +85,7 @@ def fit(model: Bitplane, rows: tuple, cfg: FitConfig, bit_depth: int, quiet: boo
 def _run(model: Bitplane, rows: tuple, steps: int, lr: float, batch: int, bit_depth: int,
          generator: torch.Generator, quiet: bool, label: str) -> float:
     feats, residual, pred, scale = rows
-    size = len(feats) if batch == 0 else min(CPU_BATCH_POINTS if batch < 0 else batch, len(feats))
+    size = min(batch or len(feats), len(feats))
 
     def step_loss():
         index = torch.randint(len(feats), (size,), generator=generator)

@@ -31,7 +31,10 @@ FORWARD_BLOCK_M = 128        # points per forward program (halved at width 128)
 BACKWARD_BLOCK_M = 64        # points per backward tile (halved at width 128)
 PROGRAMS_PER_SM = 4          # backward programs; the per-program gradient slots grow with it
 FORWARD_WARPS = 0            # 0: by tile size (_warps)
-BACKWARD_WARPS = 0
+# 64×5 fit step, 512×512, H100 (bench/results/kernels_gpu.md): 1.77 ms at 64 rows, 4 warps, 4 programs
+# per SM; 1.79-2.01 ms for other 4-warp shapes. 8 warps timed faster (1.33 ms) but gave wrong gradients
+# at width 64 (relative error 33 against float64; cause not found yet), so the backward stays at 4.
+BACKWARD_WARPS = 4
 MAX_DIMS = 3
 
 

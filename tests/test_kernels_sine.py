@@ -84,6 +84,9 @@ def test_dispatch_follows_the_override(monkeypatch):
         kernels.siren_mlp(coords, *net, 30.0, 30.0, 0)
     monkeypatch.delenv("INRCODEC_TRITON")
     assert not kernels.use_triton(coords)  # CPU tensors take the reference unless forced
+    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.setenv("INRCODEC_TRITON", "1")
+    assert not kernels.use_triton(coords)  # outside the interpreter a CPU tensor cannot run Triton
 
 
 @pytest.mark.parametrize("method,options", [("siren", {"width": 16}), ("doh", {"width": 16, "latent": 64})])
