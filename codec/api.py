@@ -96,14 +96,24 @@ def _chunk_packer(part: Signal):
     return pack
 
 
-def _decoded_psnr(model, signal: Signal, base_index: int) -> float:
+def _decoded_psnr(model, signal: Signal, base_index: int, device: torch.device) -> float:
+    """PSNR of the decode at this base step, rendered on `device` (where the fit ran: a D'OH render
+    on the CPU regenerates every projection entry in torch, tens of seconds for a Kodak image)."""
     model.step_indices = assign_steps(model, base_index)
     model.quant_mode = "ste"
     try:
-        samples = from_values(model.render(), signal.spec, signal.value_range)
+        samples = from_values(_render_on(model, device), signal.spec, signal.value_range)
     finally:
         model.quant_mode = None
     return metrics.psnr(samples, signal.samples, signal.spec.max_value)
+
+
+def _render_on(model, device: torch.device) -> torch.Tensor:
+    """model.render() on `device`, leaving the model on the CPU, where packing reads it."""
+    try:
+        return model.to(device).render().cpu()
+    finally:
+        model.cpu()
 
 
 def encode_report(source, *, method: str | None = None, bpp: float | None = None, size: int | None = None,
@@ -254,14 +264,17 @@ class _Job:
             if base > ratecontrol.COARSEST_BASE_INDEX:
                 raise RateError(f"no {self.cls.name} file fits in {budget} bytes after quantization-aware fitting")
             data = self.probe(model, base)
-        quality = _decoded_psnr(model, self.signal, base)
+        quality = self.decoded_psnr(model, base)
         while psnr is not None and quality < psnr:
             # The step was picked assuming QAT wins back QAT_ALLOWANCE_DB; where it won less, refine.
             base -= 1
             if base < ratecontrol.FINEST_BASE_INDEX:
                 raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
-            data, quality = self.probe(model, base), _decoded_psnr(model, self.signal, base)
+            data, quality = self.probe(model, base), self.decoded_psnr(model, base)
         return model, base, data
+
+    def decoded_psnr(self, model, base: int) -> float:
+        return _decoded_psnr(model, self.signal, base, resolve_device(self.fit_cfg.device))
 
     def probe(self, model, base: int) -> bytes:
         data = self.pack(model, base)
@@ -321,7 +334,7 @@ class _Job:
         """Fit, widening until the float fit reaches the target; then the coarsest step that keeps it."""
         for attempt in range(ratecontrol.MAX_WIDENINGS + 1):
             model = self.fitted(config)
-            best = _decoded_psnr(model, self.signal, ratecontrol.FINEST_BASE_INDEX)
+            best = self.decoded_psnr(model, ratecontrol.FINEST_BASE_INDEX)
             knob, value = self.cls.knob(config)
             self.log.message(f"rate control: {knob} {value} reaches {best:.2f} dB before quantization")
             if best >= target + ratecontrol.PSNR_MARGIN_DB:
@@ -331,7 +344,7 @@ class _Job:
                 raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at {knob} "
                                 f"{value}; allow more --steps or a larger --{knob}")
             config = larger
-        base = ratecontrol.coarsest_reaching_index(lambda i: _decoded_psnr(model, self.signal, i),
+        base = ratecontrol.coarsest_reaching_index(lambda i: self.decoded_psnr(model, i),
                                                    target - ratecontrol.QAT_ALLOWANCE_DB)
         return model, base
 
@@ -376,17 +389,20 @@ def _build(cls, config_bytes: bytes, spec):
         raise CodecError(f"cannot build the {cls.name} model the file describes: {exc}") from None
 
 
-def decode_signal(source, *, max_samples: int | None = None) -> tuple:
-    """(samples, SignalSpec) of an .inrc file or bytes; samples have shape grid + (channels,)."""
+def decode_signal(source, *, max_samples: int | None = None, device: str = "auto") -> tuple:
+    """(samples, SignalSpec) of an .inrc file or bytes; samples have shape grid + (channels,).
+    device: where the network runs (auto: CUDA when torch sees one); lossless decoding is integer
+    arithmetic on the CPU whatever it says."""
     parsed = container.unpack(_read_bytes(source), max_samples)
     cls = MODELS.by_id(parsed.header.method_id)
     spec = parsed.header.spec
     if getattr(cls, "lossless", False):
         return lossless_codec.decode(parsed), spec
+    dev = resolve_device(device)
     if spec.kind == "image":
         model = _build(cls, parsed.header.model_config, spec)
         decode_weights(model, parsed.section(TAG_WEIGHTS))
-        return from_values(model.render(), spec), spec
+        return from_values(_render_on(model, dev), spec), spec
     chunking = Chunking.from_bytes(parsed.section(TAG_CHUNKING))
     windows = chunking.windows(spec.shape[0])
     payloads = [payload for tag, payload in parsed.sections if tag == TAG_CHUNK]
@@ -397,14 +413,14 @@ def decode_signal(source, *, max_samples: int | None = None) -> tuple:
         value_range, config_bytes, weights = chunks.unpack_chunk(payload, spec)
         model = _build(cls, config_bytes, chunks.window_spec(spec, window))
         decode_weights(model, weights)
-        out.add(window, model.render(), value_range)
+        out.add(window, _render_on(model, dev), value_range)
     return out.samples, spec
 
 
-def decode(source, *, max_samples: int | None = None) -> np.ndarray:
+def decode(source, *, max_samples: int | None = None, device: str = "auto") -> np.ndarray:
     """Decompress .inrc bytes or a path into an array shaped and typed like what was encoded
-    (images H×W or H×W×3; audio N or N×C; video T×H×W or T×H×W×3)."""
-    samples, spec = decode_signal(source, max_samples=max_samples)
+    (images H×W or H×W×3; audio N or N×C; video T×H×W or T×H×W×3). device: auto | cpu | cuda."""
+    samples, spec = decode_signal(source, max_samples=max_samples, device=device)
     return formats.to_array(samples, spec)
 
 

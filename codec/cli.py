@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "format: .png, .wav/.flac/.ogg, .y4m; a video path without extension writes PNG frames)")
     dec.add_argument("--force", action="store_true", help="overwrite an existing output")
     dec.add_argument("--max-samples", type=_positive_int, help="raise the size limit for a trusted file")
+    dec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                     help="where the network runs (default: CUDA when torch sees a GPU; lossless files use the CPU)")
     dec.add_argument("--quiet", action="store_true")
 
     inf = sub.add_parser("info", help="describe an .inrc file without decoding it")
@@ -160,7 +162,7 @@ def _decode(args) -> None:
     output = Path(args.output) if args.output else Path(args.input).with_suffix(formats.default_extension(spec))
     check_output(output, [args.input], args.force)
     fmt = formats.output_format(spec, output)
-    samples, spec = api.decode_signal(args.input, max_samples=args.max_samples)
+    samples, spec = api.decode_signal(args.input, max_samples=args.max_samples, device=args.device)
     atomic_write(output, lambda temp: formats.write(samples, spec, temp, fmt))
     if not args.quiet:
         print(f"{output}: {_describe(spec)}", file=sys.stderr)

@@ -110,3 +110,15 @@ def test_doh_through_the_cli(encoded, tmp_path):
     assert run("decode", out, "-o", tmp_path / "d.png").returncode == 0
     assert_clean_error(run("encode", image, "-o", tmp_path / "s.inrc", "--latent", "9", *FAST),
                        match="--latent does not apply to --method siren")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_decode_on_a_device_torch_does_not_see_is_a_clean_error(encoded, tmp_path):
+    folder, _, _ = encoded
+    assert_clean_error(run("decode", folder / "in.inrc", "-o", tmp_path / "x.png", "--device", "cuda"), match="CUDA")
+    assert not (tmp_path / "x.png").exists()
+    for name, extra in (("cpu.png", ["--device", "cpu"]), ("auto.png", [])):
+        result = run("decode", folder / "in.inrc", "-o", tmp_path / name, *extra)
+        assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "cpu.png") as a, Image.open(tmp_path / "auto.png") as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))  # auto is the CPU here
