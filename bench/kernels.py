@@ -159,8 +159,10 @@ def time_decode(args, device, rows):
     tf32(False)
 
 
-BACKWARD_CONFIGS = [  # (tile rows, warps, programs per SM)
-    (64, 4, 2), (64, 4, 4), (64, 8, 1), (64, 8, 2), (32, 4, 4), (32, 4, 8), (128, 8, 1), (128, 8, 2)]
+BACKWARD_CONFIGS = [  # (tile rows, warps, programs per SM, atomic gradient adds)
+    (64, 4, 4, False), (64, 4, 2, False), (64, 8, 2, False), (32, 4, 4, False), (128, 8, 2, False),
+    # red.global.add instead of reading the slots back: spills 544 -> 252 bytes at 4 warps, 8 at 8 (ptxas)
+    (64, 4, 4, True), (64, 8, 2, True), (128, 8, 1, True)]
 FORWARD_CONFIGS = [(128, 8), (128, 4), (64, 4), (64, 8), (32, 4), (256, 8)]  # (tile rows, warps)
 
 
@@ -197,8 +199,9 @@ def tune(args, device, rows):
         return best
 
     results = []
-    for bm, warps, per_sm in BACKWARD_CONFIGS:
-        settings = {"BACKWARD_BLOCK_M": bm, "BACKWARD_WARPS": warps, "PROGRAMS_PER_SM": per_sm}
+    for bm, warps, per_sm, atomic in BACKWARD_CONFIGS:
+        settings = {"BACKWARD_BLOCK_M": bm, "BACKWARD_WARPS": warps, "PROGRAMS_PER_SM": per_sm,
+                    "ATOMIC_GRADIENTS": atomic}
         results.append((settings, step_ms(**settings)))
     keep("tune backward", results)
     results = [({"TRAIN_PRECISION": p, "FAST_SIN_TRAINING": f}, None) for p, f in
@@ -217,7 +220,8 @@ def tune(args, device, rows):
         results.append(({"FORWARD_BLOCK_M": bm, "FORWARD_WARPS": warps}, ms))
     keep("tune decode forward 768x512", results)
     chosen = {name: getattr(fused, name) for name in
-              ("BACKWARD_BLOCK_M", "BACKWARD_WARPS", "PROGRAMS_PER_SM", "TRAIN_PRECISION", "FAST_SIN_TRAINING",
+              ("BACKWARD_BLOCK_M", "BACKWARD_WARPS", "PROGRAMS_PER_SM", "ATOMIC_GRADIENTS", "TRAIN_PRECISION",
+               "FAST_SIN_TRAINING",
                "FORWARD_BLOCK_M", "FORWARD_WARPS")}
     rows.append({"op": "chosen settings", **chosen})
     print(f"chosen settings: {chosen}", flush=True)

@@ -35,6 +35,7 @@ FORWARD_WARPS = 0            # 0: by tile size (_warps)
 # per SM; 1.79-2.01 ms for other 4-warp shapes. 8 warps timed faster (1.33 ms) but gave wrong gradients
 # at width 64 (relative error 33 against float64; cause not found yet), so the backward stays at 4.
 BACKWARD_WARPS = 4
+ATOMIC_GRADIENTS = False     # see _accumulate; not yet timed on a GPU
 MAX_DIMS = 3
 
 
@@ -147,18 +148,26 @@ def _sine_mlp_fwd_kernel(coords_ptr, out_ptr, w0_ptr, b0_ptr, wh_ptr, bh_ptr, wo
 
 
 @triton.jit
-def _accumulate(ptr, tile, rows: tl.constexpr, cols: tl.constexpr):
-    """slot += tile for a padded (rows, cols) slot owned by this program alone."""
+def _accumulate(ptr, tile, rows: tl.constexpr, cols: tl.constexpr, ATOMIC: tl.constexpr):
+    """slot += tile for a padded (rows, cols) slot owned by this program alone. ATOMIC sends the adds
+    to L2 (red.global.add) instead of reading the slot back into registers; still repeatable, as
+    each slot entry gets one add per tile from the same thread, in tile order."""
     r = tl.arange(0, rows)
     c = tl.arange(0, cols)
     p = ptr + r[:, None] * cols + c[None, :]
-    tl.store(p, tl.load(p) + tile)
+    if ATOMIC:
+        tl.atomic_add(p, tile, sem="relaxed")
+    else:
+        tl.store(p, tl.load(p) + tile)
 
 
 @triton.jit
-def _accumulate_vec(ptr, vec, size: tl.constexpr):
+def _accumulate_vec(ptr, vec, size: tl.constexpr, ATOMIC: tl.constexpr):
     i = tl.arange(0, size)
-    tl.store(ptr + i, tl.load(ptr + i) + vec)
+    if ATOMIC:
+        tl.atomic_add(ptr + i, vec, sem="relaxed")
+    else:
+        tl.store(ptr + i, tl.load(ptr + i) + vec)
 
 
 @triton.jit
@@ -168,7 +177,7 @@ def _sine_mlp_bwd_kernel(coords_ptr, grad_ptr, w0_ptr, b0_ptr, wh_ptr, bh_ptr, w
                          width, channels, hidden_layers, num_tiles,
                          D: tl.constexpr, FREQS: tl.constexpr, K0P: tl.constexpr, WP: tl.constexpr,
                          CP: tl.constexpr, BLOCK_M: tl.constexpr, GRID: tl.constexpr, PRECISION: tl.constexpr,
-                         FAST_SIN: tl.constexpr):
+                         FAST_SIN: tl.constexpr, ATOMIC: tl.constexpr):
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     k0 = D * (1 + 2 * FREQS)
@@ -204,22 +213,22 @@ def _sine_mlp_bwd_kernel(coords_ptr, grad_ptr, w0_ptr, b0_ptr, wh_ptr, bh_ptr, w
         # Output layer: rows past the end carry a zero gradient, so they add nothing below.
         g = tl.load(grad_ptr + rows[:, None] * channels + c[None, :],
                     mask=row_ok[:, None] & (c < channels)[None, :], other=0.0)
-        _accumulate(gwo, tl.dot(tl.trans(g), h, input_precision=PRECISION), CP, WP)
-        _accumulate_vec(gbo, tl.sum(g, axis=0), CP)
+        _accumulate(gwo, tl.dot(tl.trans(g), h, input_precision=PRECISION), CP, WP, ATOMIC)
+        _accumulate_vec(gbo, tl.sum(g, axis=0), CP, ATOMIC)
         a = tl.dot(g, _load(wo_ptr, CP, WP, channels, width), input_precision=PRECISION)  # dL/dh
         for back in range(hidden_layers):
             layer = hidden_layers - 1 - back
             s = tl.load(scratch + (layer + 1) * tile_elems + park)
             dz = a * (omega * _cos(s, FAST_SIN))
             h_in = _sin(tl.load(scratch + layer * tile_elems + park), FAST_SIN)
-            _accumulate(gwh + layer * WP * WP, tl.dot(tl.trans(dz), h_in, input_precision=PRECISION), WP, WP)
-            _accumulate_vec(gbh + layer * WP, tl.sum(dz, axis=0), WP)
+            _accumulate(gwh + layer * WP * WP, tl.dot(tl.trans(dz), h_in, input_precision=PRECISION), WP, WP, ATOMIC)
+            _accumulate_vec(gbh + layer * WP, tl.sum(dz, axis=0), WP, ATOMIC)
             a = tl.dot(dz, _load(wh_ptr + layer * width * width, WP, WP, width, width), input_precision=PRECISION)
         dz = a * (omega_first * _cos(tl.load(scratch + park), FAST_SIN))
         # The features again rather than held since the top: fewer live registers through the layers.
         x = _features(coords_ptr, rows, row_ok, start, n1, n2, s0, s1, s2, o0, o1, o2, D, FREQS, K0P, GRID)
-        _accumulate(gw0, tl.dot(tl.trans(dz), x, input_precision=PRECISION), WP, K0P)
-        _accumulate_vec(gb0, tl.sum(dz, axis=0), WP)
+        _accumulate(gw0, tl.dot(tl.trans(dz), x, input_precision=PRECISION), WP, K0P, ATOMIC)
+        _accumulate_vec(gb0, tl.sum(dz, axis=0), WP, ATOMIC)
         tl.debug_barrier()  # the next tile overwrites the scratch and re-reads the slots
 
 
@@ -314,7 +323,8 @@ def sine_mlp_bwd(grad, coords, w0, b0, wh, bh, wo, bo, omega_first, omega, freqs
         points, start, *lay.sizes[1:], *lay.scales, *lay.offsets, float(omega_first), float(omega),
         lay.width, lay.channels, hidden, tiles,
         D=dims, FREQS=freqs, K0P=k0p, WP=wp, CP=cp, BLOCK_M=block_m, GRID=lay.grid,
-        PRECISION=BACKWARD_PRECISION, FAST_SIN=_fast_sin(), num_warps=_warps(block_m, wp, BACKWARD_WARPS),
+        PRECISION=BACKWARD_PRECISION, FAST_SIN=_fast_sin(), ATOMIC=ATOMIC_GRADIENTS,
+        num_warps=_warps(block_m, wp, BACKWARD_WARPS),
         num_stages=1)  # nothing to pipeline: the loops' loads depend on the stores before them
     gw0, gb0, gwh, gbh, gwo, gbo = [part.sum(0) for part in parts]
     width, k0, channels = lay.width, lay.k0, lay.channels

@@ -47,6 +47,13 @@ def test_forward_and_gradients_match_the_reference(width, hidden, points):
     _compare(coords, _net(width, hidden, 2, 2, 3), (30.0, 30.0), 2)
 
 
+def test_atomic_gradient_accumulation_matches_too(monkeypatch):
+    """The red.global.add variant of the per-program gradient slots (a tuning option)."""
+    from inrcodec.kernels import sine_mlp as fused
+    monkeypatch.setattr(fused, "ATOMIC_GRADIENTS", True)
+    _compare(torch.rand(300, 2) * 2 - 1, _net(32, 2, 2, 1, 3), (30.0, 30.0), 1)
+
+
 @pytest.mark.parametrize("dims,freqs,channels", [(1, 0, 1), (1, 3, 2), (3, 1, 3)])
 def test_other_dimensions_encodings_and_channels(dims, freqs, channels):
     coords = torch.rand(41, dims) * 2 - 1
