@@ -67,11 +67,6 @@ def _mean(losses) -> float:
     return sum(loss.item() for loss in losses) / max(len(losses), 1)
 
 
-def batch_size(cfg: FitConfig, total: int) -> int:
-    """Points per step: cfg.batch_points, where 0 or anything not below the grid means the whole grid."""
-    points = cfg.batch_points
-    return total if points <= 0 or points >= total else points
-
 
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
               quiet: bool, generator: torch.Generator) -> float:
@@ -81,13 +76,13 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     device = next(model.parameters()).device
     target = signal.values().to(device)
     total = signal.spec.num_points
-    points = batch_size(cfg, total)
+    full = cfg.batch_points <= 0 or cfg.batch_points >= total
 
     def step_loss():
-        if points == total:
+        if full:
             predicted, wanted = model.grid_values(), target
         else:
-            index = torch.randint(total, (points,), generator=generator).to(device)
+            index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
             predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
         return torch.mean((predicted - wanted) ** 2)
 

@@ -3,7 +3,8 @@
 INRCODEC_TRITON=0 forces the reference everywhere; INRCODEC_TRITON=1 forces Triton wherever it can run
 (CUDA tensors, and CPU tensors under TRITON_INTERPRET=1, the test mode), failing loudly if triton is
 missing; unset, Triton runs when the tensor is on CUDA and triton imports. CPU tensors outside the
-interpreter always take the reference: an encode fits on the GPU but measures its decode on the CPU. This module never imports triton itself: `import inrcodec` must not pull it in.
+interpreter always take the reference, whatever the flag: a GPU encode still packs, and may render,
+its model on the CPU. This module never imports triton itself: `import inrcodec` must not pull it in.
 """
 import functools
 import importlib.util

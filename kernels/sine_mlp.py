@@ -1,16 +1,17 @@
 """Fused SIREN: every layer of sin(ω (W h + b)), the positional encoding and the linear output in one
-kernel per tile of points, forward and backward. Twin of kernels/reference.py's sine_mlp.
+kernel per tile of points, forward and backward. Twin of kernels/reference.py's siren_mlp.
 
 Forward: one program per BLOCK_M points; the features are built in registers (from the coordinates, or
 from the linear index on a regular grid), each layer's weights are read from L2, and only the output
 is written. Backward: a persistent grid; each program re-runs the forward for its tile, parking the
 pre-activations ω z in a per-program scratch that stays in L2 (a few MB, never O(points × layers)),
-then walks the layers back. Weight gradients accumulate in a per-program slot (no atomics: the sum
-over programs is a fixed-order torch reduction, so a fit is repeatable run to run).
+then walks the layers back. Weight gradients accumulate in a per-program slot, and the sum over
+programs is a fixed-order torch reduction, so a fit is repeatable run to run.
 
 Precision: the forward's matrix products use tf32x3 (TF32's error, amplified by sin(30·x), measured
-9.6e-2 max on a 4-layer forward against 2.5e-6 for tf32x3; DESIGN.md §6). The backward uses TF32:
-gradients tolerate 1e-3 relative error, and Adam normalises their scale anyway.
+9.6e-2 max on a 4-layer forward against 2.5e-6 for tf32x3; DESIGN.md §6). The backward uses TF32 and
+the fast sine: gradients within 1.3e-2 of float64 on an H100, and 2,000 steps reached eager torch's
+PSNR within 0.01 dB (bench/results/kernels_gpu.md).
 """
 import math
 
@@ -18,9 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from inrcodec.kernels._launch import next_pow2
-
-from inrcodec.kernels._launch import interpreting
+from inrcodec.kernels._launch import interpreting, next_pow2
 
 # Launch settings (bench/kernels.py times the alternatives on a GPU; it overrides these to compare).
 DECODE_PRECISION = "tf32x3"  # forward outside autograd: decoding and every PSNR the encoder reports
@@ -243,24 +242,26 @@ def _warps(block_m: int, wp: int, override: int = 0) -> int:
 
 
 class _Layout:
-    """Shapes and launch constants shared by the forward and backward launchers."""
+    """Shapes and launch constants shared by the forward and backward launchers: the points are
+    `coords`, or (coords None) the flat indices of the grid `grid_shape`."""
 
-    def __init__(self, w0, wh, wo, dims, freqs, grid_shape):
+    def __init__(self, coords, w0, wh, wo, grid_shape):
+        self.dims = len(grid_shape) if coords is None else coords.shape[1]
+        self.grid = coords is None
+        grid_shape = grid_shape if self.grid else None
         self.width, self.k0 = w0.shape
         self.hidden = wh.shape[0]
         self.channels = wo.shape[0]
-        self.dims, self.freqs = dims, freqs
         self.wp = next_pow2(self.width)
         self.k0p = next_pow2(self.k0)
         self.cp = next_pow2(self.channels)
-        shape = list(grid_shape or (1,) * dims) + [1] * (MAX_DIMS - dims)
+        shape = list(grid_shape or (1,) * self.dims) + [1] * (MAX_DIMS - self.dims)
         self.sizes = shape
         self.scales = [2.0 / (n - 1) if n > 1 else 0.0 for n in shape]
         self.offsets = [-1.0 if n > 1 else 0.0 for n in shape]
-        self.grid = grid_shape is not None
 
 
-def _check(w0, wh, wo, dims, freqs):
+def _check(w0, dims, freqs):
     if w0.shape[1] != dims * (1 + 2 * freqs):
         raise ValueError(f"first layer takes {w0.shape[1]} features, not {dims} dims with {freqs} frequencies")
     if not 1 <= dims <= MAX_DIMS:
@@ -272,9 +273,9 @@ def sine_mlp_fwd(coords, w0, b0, wh, bh, wo, bo, omega_first, omega, freqs, grid
     """Output (points, channels). `coords` (points, dims), or None with grid_shape: then the points
     are the flat grid indices start .. start+count-1 and their coordinates are made in the kernel.
     training: the fitting settings (TRAIN_PRECISION, fast sine) instead of the decoding ones."""
-    dims = len(grid_shape) if coords is None else coords.shape[1]
-    _check(w0, wh, wo, dims, freqs)
-    lay = _Layout(w0, wh, wo, dims, freqs, grid_shape if coords is None else None)
+    lay = _Layout(coords, w0, wh, wo, grid_shape)
+    dims = lay.dims
+    _check(w0, dims, freqs)
     points = count if coords is None else coords.shape[0]
     out = torch.empty(points, lay.channels, device=w0.device, dtype=torch.float32)
     if points == 0:
@@ -303,8 +304,8 @@ def _programs(device, tiles: int) -> int:
 
 def sine_mlp_bwd(grad, coords, w0, b0, wh, bh, wo, bo, omega_first, omega, freqs, grid_shape=None, start=0):
     """Gradients (w0, b0, wh, bh, wo, bo) of sum(grad * output)."""
-    dims = len(grid_shape) if coords is None else coords.shape[1]
-    lay = _Layout(w0, wh, wo, dims, freqs, grid_shape if coords is None else None)
+    lay = _Layout(coords, w0, wh, wo, grid_shape)
+    dims = lay.dims
     points = grad.shape[0]
     block_m = _block_m(lay.wp, BACKWARD_BLOCK_M)
     tiles = triton.cdiv(points, block_m)
@@ -355,7 +356,7 @@ class SineMLPFunction(torch.autograd.Function):
 
 
 def sine_mlp(coords, w0, b0, wh, bh, wo, bo, omega_first, omega, freqs, grid_shape=None, start=0, count=None):
-    """The fused SIREN (see the module docstring); same arguments as reference.sine_mlp."""
+    """The fused SIREN (see the module docstring); same arguments as reference.siren_mlp."""
     if coords is None:
         grid_shape = tuple(int(n) for n in grid_shape)
         count = math.prod(grid_shape) - start if count is None else count

@@ -11,7 +11,6 @@ import torch
 
 from inrcodec import kernels
 from inrcodec.config import ModelConfig
-from inrcodec.kernels.reference import positional_encoding  # noqa: F401  (re-exported for the models)
 from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.registry import MODELS
 
