@@ -20,6 +20,7 @@ from inrcodec.models import finr, siren  # noqa: F401  (registers the methods)
 from inrcodec.progress import Progress
 from inrcodec.registry import MODELS
 from inrcodec.signal import Signal, from_array, from_values, to_array
+from inrcodec.stepalloc import measured_step_scales
 from inrcodec.weights import TAG_WEIGHTS, assign_steps, decode_weights, encode_weights
 
 # SIREN for audio: one 16,384-sample speech chunk at 32 kbit/s gave SNR 14.7 dB (500 steps, 17 s)
@@ -84,22 +85,22 @@ def _sized_config(cls, spec, budget: int | None, overrides: dict):
     return cls.sized_config(config, spec, budget * 8 / ratecontrol.BITS_PER_PARAM, frozenset(overrides))
 
 
-def _pack(model, spec, base_index: int) -> bytes:
+def _pack(model, spec, indices: dict) -> bytes:
     header = container.Header(spec, model.wire_id, model.config.to_bytes())
-    return container.pack(header, [(TAG_WEIGHTS, encode_weights(model, assign_steps(model, base_index)))])
+    return container.pack(header, [(TAG_WEIGHTS, encode_weights(model, indices))])
 
 
 def _chunk_packer(part: Signal):
-    def pack(model, base_index: int) -> bytes:
-        weights = encode_weights(model, assign_steps(model, base_index))
+    def pack(model, indices: dict) -> bytes:
+        weights = encode_weights(model, indices)
         return chunks.pack_chunk(part.value_range, model.config.to_bytes(), weights)
     return pack
 
 
-def _decoded_psnr(model, signal: Signal, base_index: int, device: torch.device) -> float:
-    """PSNR of the decode at this base step, rendered on `device` (where the fit ran: a D'OH render
-    on the CPU regenerates every projection entry in torch, tens of seconds for a Kodak image)."""
-    model.step_indices = assign_steps(model, base_index)
+def _decoded_psnr(model, signal: Signal, indices: dict, device: torch.device) -> float:
+    """PSNR of the decode at these per-tensor steps, rendered on `device` (where the fit ran: a D'OH
+    render on the CPU regenerates every projection entry in torch, tens of seconds for a Kodak image)."""
+    model.step_indices = dict(indices)
     model.quant_mode = "ste"
     try:
         samples = from_values(_render_on(model, device), signal.spec, signal.value_range)
@@ -156,7 +157,7 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
         return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried, prefix)
 
     if spec.kind == "image":
-        model, base, data = job_for(signal, lambda m, b: _pack(m, spec, b)).encode(budget, psnr)
+        model, base, data = job_for(signal, lambda m, steps: _pack(m, spec, steps)).encode(budget, psnr)
         config, count = model.config, 1
     else:
         data, config, base, count = _encode_chunks(signal, cls, job_for, budget, psnr, chunk, log)
@@ -228,6 +229,11 @@ def _encode_chunks(signal: Signal, cls, job_for, budget: int | None, psnr: float
     return data, first_config, max(bases), len(windows)
 
 
+def _by_size(model) -> list:
+    """Tensor names, largest first: the order budget filling tries them in."""
+    return [name for name, p in sorted(model.transmitted(), key=lambda item: -item[1].numel())]
+
+
 @dataclass
 class _Job:
     """One signal's (or chunk's) fit: the recipe, how to pack it, and a log of what rate control tried."""
@@ -238,7 +244,7 @@ class _Job:
     overrides: dict
     quiet: bool
     log: Progress
-    pack: object  # (model, base index) -> bytes that count against the budget
+    pack: object  # (model, {tensor: step index}) -> bytes that count against the budget
     tried: list = field(default_factory=list)
     prefix: str = ""  # progress label, e.g. "chunk 2/9 " for audio and video
     batch_gen: torch.Generator = None
@@ -256,32 +262,51 @@ class _Job:
             model, base = self.fit_for_quality(config, psnr)
         else:
             model, base = self.fit_for_budget(config, budget)
-        self.fine_tune(model, base)
-        data = self.probe(model, base)
-        while budget is not None and len(data) > budget:
-            # QAT moved the weights a little; coarsen until the cap holds again.
-            base += 1
-            if base > ratecontrol.COARSEST_BASE_INDEX:
+        steps = assign_steps(model, base)
+        if budget is not None and psnr is None:
+            steps = ratecontrol.fill_budget(steps, self.fits_in(model, budget), _by_size(model))
+        self.fine_tune(model, steps)
+        data = self.probe(model, steps, base)
+        if budget is not None and len(data) > budget:
+            # QAT moved the weights a little; coarsen tensors until the cap holds again.
+            steps = ratecontrol.shrink_to_budget(steps, self.fits_in(model, budget), _by_size(model))
+            if steps is None:
                 raise RateError(f"no {self.cls.name} file fits in {budget} bytes after quantization-aware fitting")
-            data = self.probe(model, base)
-        quality = self.decoded_psnr(model, base)
+            data = self.probe(model, steps, base)
+        quality = self.decoded_psnr(model, steps)
         while psnr is not None and quality < psnr:
             # The step was picked assuming QAT wins back QAT_ALLOWANCE_DB; where it won less, refine.
             base -= 1
             if base < ratecontrol.FINEST_BASE_INDEX:
                 raise RateError(f"{psnr:.2f} dB is out of reach after quantization-aware fitting")
-            data, quality = self.probe(model, base), self.decoded_psnr(model, base)
+            steps = assign_steps(model, base)
+            data, quality = self.probe(model, steps, base), self.decoded_psnr(model, steps)
         return model, base, data
 
-    def decoded_psnr(self, model, base: int) -> float:
-        return _decoded_psnr(model, self.signal, base, resolve_device(self.fit_cfg.device))
+    def decoded_psnr(self, model, steps) -> float:
+        """PSNR of the decode at a base step index or at per-tensor step indices."""
+        if isinstance(steps, int):
+            steps = assign_steps(model, steps)
+        return _decoded_psnr(model, self.signal, steps, resolve_device(self.fit_cfg.device))
 
-    def probe(self, model, base: int) -> bytes:
-        data = self.pack(model, base)
+    def probe(self, model, steps, base: int | None = None) -> bytes:
+        """The packed bytes at a base step index, or at per-tensor indices (`base` names them in logs)."""
+        if isinstance(steps, int):
+            steps, base = assign_steps(model, steps), steps
+        data = self.pack(model, steps)
         knob, value = self.cls.knob(model.config)
         self.tried.append({knob: value, "base_index": base, "bytes": len(data)})
         self.log.message(f"rate control: {knob} {value}, base step index {base}: {len(data)} bytes")
         return data
+
+    def fits_in(self, model, budget: int):
+        """steps -> whether the file packed at those per-tensor steps is within the cap."""
+        def fits(steps: dict) -> bool:
+            try:
+                return len(self.pack(model, steps)) <= budget
+            except ValueError:  # symbols outside the coder's alphabet
+                return False
+        return fits
 
     def pinned(self, config) -> bool:
         """True when the user fixed the size knob, so rate control may not move it."""
@@ -296,9 +321,9 @@ class _Job:
         fit_float(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
         return model.cpu()
 
-    def fine_tune(self, model, base: int) -> None:
+    def fine_tune(self, model, steps: dict) -> None:
         model.to(resolve_device(self.fit_cfg.device))
-        model.step_indices = assign_steps(model, base)
+        model.step_indices = dict(steps)
         fit_quantized(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
         model.cpu()
 
@@ -307,13 +332,18 @@ class _Job:
         while True:
             model = self.fitted(config)
             if budget is None:
-                return model, self.finest_codable(model, DEFAULT_BASE_INDEX)
+                base = self.finest_codable(model, DEFAULT_BASE_INDEX)
+                if self.tune_steps(model, base):
+                    base = self.finest_codable(model, DEFAULT_BASE_INDEX)
+                return model, base
             base = ratecontrol.finest_fitting_index(lambda i: self.probe(model, i), budget)
+            if base is not None and self.tune_steps(model, base):
+                base = ratecontrol.finest_fitting_index(lambda i: self.probe(model, i), budget)
             if base is not None:
                 return model, base
             smaller = None if self.pinned(config) else self.cls.resized(config, 2 / 3)
             if smaller is None:
-                smallest = len(self.pack(model, ratecontrol.COARSEST_BASE_INDEX))
+                smallest = len(self.pack(model, assign_steps(model, ratecontrol.COARSEST_BASE_INDEX)))
                 raise RateError(f"no {self.cls.name} file fits in {budget} bytes; the smallest one is {smallest} "
                                 f"bytes ({smallest * 8 / self.signal.spec.num_points:.3f} bits per sample)")
             config = smaller
@@ -324,7 +354,7 @@ class _Job:
         ω0 makes the default step too fine for the first layer)."""
         for base in range(start, ratecontrol.COARSEST_BASE_INDEX + 1):
             try:
-                self.pack(model, base)
+                self.pack(model, assign_steps(model, base))
                 return base
             except ValueError:
                 continue
@@ -344,9 +374,22 @@ class _Job:
                 raise RateError(f"{target:.2f} dB is out of reach: the best fit gave {best:.2f} dB at {knob} "
                                 f"{value}; allow more --steps or a larger --{knob}")
             config = larger
-        base = ratecontrol.coarsest_reaching_index(lambda i: self.decoded_psnr(model, i),
-                                                   target - ratecontrol.QAT_ALLOWANCE_DB)
+        def reaching():
+            return ratecontrol.coarsest_reaching_index(lambda i: self.decoded_psnr(model, i),
+                                                       target - ratecontrol.QAT_ALLOWANCE_DB)
+        base = reaching()
+        if self.tune_steps(model, base):
+            base = reaching()
         return model, base
+
+    def tune_steps(self, model, base: int) -> bool:
+        """Replace the model's fixed step table by measured per-tensor steps (stepalloc); True if done."""
+        if not (self.fit_cfg.tune_steps and model.measured_steps):
+            return False
+        model.tuned_scales = measured_step_scales(model, self.signal, base)
+        self.log.message("rate control: measured per-tensor step indices, relative to the base: " + ", ".join(
+            f"{name} {index:+d}" for name, index in assign_steps(model, 0).items()))
+        return True
 
 
 def encode(source, **options) -> bytes:

@@ -75,6 +75,7 @@ class FitConfig:
     qat_lr: float = 1e-4
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda
+    tune_steps: bool = True     # per-tensor quantization steps by measured RD cost (stepalloc.py)
 
     @property
     def quantized_steps(self) -> int:

@@ -20,6 +20,7 @@ class Representation(nn.Module):
     wire_id = 0
     fit_defaults = {}  # FitConfig fields this method fits better with (the encoder's defaults only)
     fit_defaults_by_kind = {}  # {"audio": {...}}: further FitConfig fields for one kind of signal
+    measured_steps = True  # the encoder may measure per-tensor steps (stepalloc) instead of step_scales()
 
     def __init__(self, config, spec: SignalSpec):
         super().__init__()
@@ -27,6 +28,7 @@ class Representation(nn.Module):
         self.spec = spec
         self.step_indices = None  # {name: step table index} once quantization is on
         self.quant_mode = None    # None (float), "ste", "noise"
+        self.tuned_scales = None  # {name: relative step} measured by the encoder (stepalloc), else step_scales()
 
     @classmethod
     def fit_config(cls, kind: str, **fields):
@@ -71,6 +73,10 @@ class Representation(nn.Module):
         """Relative sensitivity: a tensor's step is base_step * scale (smaller = finer)."""
         return {name: 1.0 for name in self.transmitted_names()}
 
+    def network_params(self, transmitted: dict) -> dict:
+        """The tensors forward_with takes, made from the transmitted ones (the same here)."""
+        return transmitted
+
     # -- shared machinery -------------------------------------------------------------------
     def transmitted(self) -> list:
         return [(name, getattr(self, name)) for name in self.transmitted_names()]
@@ -83,10 +89,10 @@ class Representation(nn.Module):
 
     def effective_params(self) -> dict:
         params = dict(self.transmitted())
-        if self.quant_mode is None or self.step_indices is None:
-            return params
-        steps = self.steps()
-        return {name: quantize(p, steps[name], self.quant_mode) for name, p in params.items()}
+        if self.quant_mode is not None and self.step_indices is not None:
+            steps = self.steps()
+            params = {name: quantize(p, steps[name], self.quant_mode) for name, p in params.items()}
+        return self.network_params(params)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         return self.forward_with(self.effective_params(), coords)

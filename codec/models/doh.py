@@ -56,6 +56,8 @@ class Doh(Representation):
     # 0.1 beat 0.03 by 0.5 dB (m=512) and 3.5 dB (m=2048), and 0.2 diverged at m=2048; on kodim23 at
     # 0.1 bpp (1000 steps) 0.1 beat 0.05 by 0.8 dB.
     fit_defaults = {"lr": 0.1}
+    # Two tensors (z and a handful of gains), and every probe regenerates the projections: not worth it.
+    measured_steps = False
 
     def __init__(self, config: DohConfig, spec, generator=None):
         super().__init__(config, spec)
@@ -133,9 +135,8 @@ class Doh(Representation):
                            for i, (_, shape, _, _) in enumerate(self._layout)]
         return self._cache
 
-    def effective_params(self) -> dict:
+    def network_params(self, transmitted: dict) -> dict:
         # The target net's tensors are generated once per forward/render, not per chunk.
-        transmitted = super().effective_params()
         return self.generated(transmitted["z"], transmitted["gain"])
 
     def forward_with(self, params, coords):
