@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 import inrcodec
@@ -392,7 +393,10 @@ def main(argv=None):
                 for t in args.bpp if m != "doh" or t <= args.doh_max_bpp]
         start = time.monotonic()
         if args.jobs > 1:
-            pool = multiprocessing.get_context("spawn").Pool(args.jobs)  # spawn: CUDA cannot be forked
+            # spawn: CUDA cannot be forked. Each worker takes its share of the cores: two 2-thread workers on
+            # 2 cores oversubscribe them.
+            threads = max(1, (os.cpu_count() or 1) // args.jobs)
+            pool = multiprocessing.get_context("spawn").Pool(args.jobs, torch.set_num_threads, (threads,))
             results = pool.imap(run_job, runs)
         else:
             pool, results = None, map(run_job, runs)
