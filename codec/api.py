@@ -82,7 +82,8 @@ def _sized_config(cls, spec, budget: int | None, overrides: dict):
     config = cls.default_config(spec, **overrides)
     if budget is None or cls.knob(config)[0] in overrides:
         return config
-    return cls.sized_config(config, spec, budget * 8 / ratecontrol.BITS_PER_PARAM, frozenset(overrides))
+    bits = getattr(cls, "bits_per_param", ratecontrol.BITS_PER_PARAM)
+    return cls.sized_config(config, spec, budget * 8 / bits, frozenset(overrides))
 
 
 def _pack(model, spec, indices: dict) -> bytes:

@@ -7,9 +7,8 @@ the step grows, so each bisection costs about log2(table) packings or renders, w
 from inrcodec.errors import RateError
 from inrcodec.quantize import STEP_INDEX_MAX, STEP_INDEX_MIN
 
-# The width is sized so the weights would cost this many bits each; the bisection then finds the step.
-# Kodak at 0.5 bpp, 1000 steps, CPU: 6 gave +0.3 dB on kodim23 and +0.04 dB on kodim08 over 7;
-# 5 lost 0.3 dB on kodim08 (a wider net, but quantization then costs more than the width buys).
+# The size knob is set so the weights would cost this many bits each (a model may say otherwise,
+# Siren.bits_per_param); the bisection then finds the step.
 BITS_PER_PARAM = 6.0
 COARSEST_BASE_INDEX = 0      # base step 1.0: beyond this, the network is noise
 FINEST_BASE_INDEX = -60      # base step 2**-15
