@@ -82,7 +82,7 @@ def _sized_config(cls, spec, budget: int | None, overrides: dict):
     config = cls.default_config(spec, **overrides)
     if budget is None or cls.knob(config)[0] in overrides:
         return config
-    bits = getattr(cls, "bits_per_param", ratecontrol.BITS_PER_PARAM)
+    bits = cls.bits_per_param_by_kind.get(spec.kind, ratecontrol.BITS_PER_PARAM)
     return cls.sized_config(config, spec, budget * 8 / bits, frozenset(overrides))
 
 

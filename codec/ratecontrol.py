@@ -8,7 +8,7 @@ from inrcodec.errors import RateError
 from inrcodec.quantize import STEP_INDEX_MAX, STEP_INDEX_MIN
 
 # The size knob is set so the weights would cost this many bits each (a model may say otherwise,
-# Siren.bits_per_param); the bisection then finds the step.
+# Representation.bits_per_param_by_kind); the bisection then finds the step.
 BITS_PER_PARAM = 6.0
 COARSEST_BASE_INDEX = 0      # base step 1.0: beyond this, the network is noise
 FINEST_BASE_INDEX = -60      # base step 2**-15
