@@ -82,8 +82,7 @@ def _sized_config(cls, spec, budget: int | None, overrides: dict):
     config = cls.default_config(spec, **overrides)
     if budget is None or cls.knob(config)[0] in overrides:
         return config
-    bits = cls.bits_per_param_by_kind.get(spec.kind, ratecontrol.BITS_PER_PARAM)
-    return cls.sized_config(config, spec, budget * 8 / bits, frozenset(overrides))
+    return cls.sized_config(config, spec, budget * 8 / ratecontrol.BITS_PER_PARAM, frozenset(overrides))
 
 
 def _pack(model, spec, indices: dict) -> bytes:

@@ -21,8 +21,6 @@ class Representation(nn.Module):
     fit_defaults = {}  # FitConfig fields this method fits better with (the encoder's defaults only)
     fit_defaults_by_kind = {}  # {"audio": {...}}: further FitConfig fields for one kind of signal
     measured_steps = True  # the encoder may measure per-tensor steps (stepalloc) instead of step_scales()
-    bits_per_param_by_kind = {}  # {"image": 5.0}: size the knob for this many bits per weight, not
-                                 # ratecontrol.BITS_PER_PARAM
 
     def __init__(self, config, spec: SignalSpec):
         super().__init__()

@@ -97,12 +97,6 @@ class Siren(LayoutTensors, Representation):
     """Every weight and bias is transmitted; the width is the size knob."""
 
     config_class = SirenConfig
-    # Images: rate control sizes the width for 5 bits per weight. With measured per-tensor steps
-    # (stepalloc), Kodak at 1,000 CPU steps, 5 against 6: kodim23 +0.15 and kodim08 +0.30 dB at
-    # 0.5 bpp, kodim23 +0.30 and kodim05 -0.03 dB at 1 bpp; 4 lost 0.64 dB on kodim05 at 1 bpp, 7 lost
-    # 0.06-0.30. (With one fixed step per tensor type, 6 had beaten 5 by 0.3 dB on kodim08.) Audio
-    # keeps 6: 5 lost 3.0 dB on speech at 48 kbit/s and 1.2 dB on the guitar at 64 (500 steps).
-    bits_per_param_by_kind = {"image": 5.0}
 
     def __init__(self, config: SirenConfig, spec, generator=None):
         super().__init__(config, spec)
