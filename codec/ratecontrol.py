@@ -11,8 +11,8 @@ from inrcodec.quantize import STEP_INDEX_MAX, STEP_INDEX_MIN
 # Kodak at 0.5 bpp, 1000 steps, CPU, one fixed step per tensor type: 6 gave +0.3 dB on kodim23 and
 # +0.04 dB on kodim08 over 7; 5 lost 0.3 dB on kodim08. With measured per-tensor steps, 5 won at
 # 1,000 steps (+0.15/+0.30 dB at 0.5 bpp, +0.30/-0.03 at 1 bpp) but not at the default 2,000: on
-# kodim01/03/05/08 it gave +0.06 to +0.14 dB at 0.25-0.5 bpp and -0.08 to -0.31 at 1 bpp, and its
-# wider nets took 25 % longer to fit. Audio lost 1.2-3.0 dB with 5. So 6 stays.
+# kodim01/03/05/08 it gave -0.08 to +0.26 dB at 0.25-0.5 bpp, and -0.08 to -0.31 at 1 bpp on
+# kodim01/03/05; its wider nets took 25 % longer to fit. Audio lost 1.2-3.0 dB with 5. So 6 stays.
 BITS_PER_PARAM = 6.0
 COARSEST_BASE_INDEX = 0      # base step 1.0: beyond this, the network is noise
 FINEST_BASE_INDEX = -60      # base step 2**-15
