@@ -45,7 +45,7 @@ def measured_step_scales(model, signal: Signal, base_index: int) -> dict:
         return torch.mean((predicted - target) ** 2).item()
 
     reference = mse(floats)
-    model.tuned_scales = None
+    model.tuned_scales = None  # the probes sit at the fixed table's steps
     heuristic = model.step_scales()
     probes = assign_steps(model, base_index + PROBE_COARSER)
     raw = {}

@@ -15,7 +15,7 @@ def assign_steps(model, base_index: int) -> dict:
     """Per-tensor step indices: the base step scaled by each tensor's sensitivity (the encoder's
     measured scales when it has them, else the model's step_scales table)."""
     indices = {}
-    scales = getattr(model, "tuned_scales", None) or model.step_scales()
+    scales = model.tuned_scales or model.step_scales()
     for name, scale in scales.items():
         index = base_index + round(4.0 * math.log2(scale))
         indices[name] = min(max(index, STEP_INDEX_MIN), STEP_INDEX_MAX)
