@@ -313,10 +313,18 @@ def time_doh(device, rows):
         print(f"doh projection {variant}: {ms:.3f} ms", flush=True)
 
 
+ENCODE_VARIANTS = {"kernels": "1", "torch": "0", "auto": None}  # variant: INRCODEC_TRITON (None: unset)
+
+
 def time_encode(args, rows):
+    """Default-quality encodes: every kernel forced on, none, and the default dispatch. A short encode
+    first compiles the kernels (Triton caches them on disk, so only a machine's first encode pays that)."""
     for path in args.encode:
-        for variant in ("kernels", "torch"):
-            os.environ["INRCODEC_TRITON"] = "1" if variant == "kernels" else "0"
+        for variant, flag in ENCODE_VARIANTS.items():
+            os.environ.pop("INRCODEC_TRITON", None)
+            if flag is not None:
+                os.environ["INRCODEC_TRITON"] = flag
+            encode_report(str(path), device="cuda", quiet=True, steps=20)
             start = time.perf_counter()
             result = encode_report(str(path), device="cuda", quiet=True)
             seconds = time.perf_counter() - start

@@ -251,7 +251,11 @@ def write_markdown(file, report):
     lines = [f"# Image rate-distortion ({report['date']})", "",
              f"Images: {', '.join(report['images'])}. inrcodec steps: {steps}.",
              f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
-             f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.", "",
+             f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.",
+             *(f"Merged from another run ({o['date']}): {', '.join(o['codecs'])} on {o['machine']['processor']}, "
+               f"{o['machine']['cpu_count']} CPUs, CUDA: {o['machine'].get('cuda') or 'none'}."
+               for o in report.get("merged", [])),
+             *([f"Note: {report['note']}"] if report.get("note") else []), "",
              "Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. Other codecs' PSNR is "
              "interpolated (linear in log-bpp) at each image's bpp for the method, then averaged; "
              "(n=…) marks a mean over fewer images.", ""]
@@ -287,12 +291,38 @@ def write_markdown(file, report):
             report.setdefault("bd_rate_mean", {})[method] = means
             lines.append("| mean | " + " | ".join(pct(means[c]) for c in present) + " |")
         lines.append("")
+    if len(methods) == 2:
+        lines += same_cap_lines(points, report["targets_bpp"], *methods)
     for codec in present:
         rows = sweep_means(points, codec)
         lines += ["", f"## {NAMES[codec]} sweep (mean over images)", "", "| setting | bpp | PSNR |", "|---|---:|---:|"]
         total = len(report["images"])
         lines += [f"| {s} | {b:.4f} | {fmt(v, n, total)} |" for s, b, v, n in rows]
     file.write_text("\n".join(lines) + "\n")
+
+
+def same_cap_lines(points, targets, first, second):
+    """Markdown: the two methods at the same byte cap, image by image (no interpolation: a method whose
+    files land a little under the cap is compared as it is)."""
+    lines = ["", f"## {second} against {first} at the same cap", "",
+             f"| target bpp | images | {first} bpp | {first} PSNR | {second} bpp | {second} PSNR | "
+             f"{second} − {first} dB | {second} better on |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for target in targets:
+        setting = f"bpp={target:g}"
+        pairs = []
+        for image in dict.fromkeys(p["image"] for p in points):
+            pair = [next((p for p in points if p["codec"] == m and p["image"] == image and p["setting"] == setting
+                          and p["psnr"] is not None), None) for m in (first, second)]
+            if None not in pair:
+                pairs.append(pair)
+        if not pairs:
+            continue
+        a_bpp, b_bpp = (mean([pair[i]["bpp"] for pair in pairs])[0] for i in (0, 1))
+        a_db, b_db = (mean([pair[i]["psnr"] for pair in pairs])[0] for i in (0, 1))
+        wins = sum(b["psnr"] > a["psnr"] for a, b in pairs)
+        lines.append(f"| {target:g} | {len(pairs)} | {a_bpp:.4f} | {a_db:.2f} | {b_bpp:.4f} | {b_db:.2f} | "
+                     f"{b_db - a_db:+.2f} | {wins} of {len(pairs)} |")
+    return lines
 
 
 def write_plot(file, report):

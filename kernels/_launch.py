@@ -2,7 +2,9 @@
 
 INRCODEC_TRITON=0 forces the reference everywhere; INRCODEC_TRITON=1 forces Triton wherever it can run
 (CUDA tensors, and CPU tensors under TRITON_INTERPRET=1, the test mode), failing loudly if triton is
-missing; unset, Triton runs when the tensor is on CUDA and triton imports. CPU tensors outside the
+missing; unset, Triton runs when the tensor is on CUDA and triton imports, except where an op's own
+rule (kernels/__init__.py) sends shapes the kernel cannot hold, or was measured slower on, to the
+reference. Under INRCODEC_TRITON=1 only the "cannot hold" part of those rules stays. CPU tensors outside the
 interpreter always take the reference, whatever the flag: a GPU encode still packs, and may render,
 its model on the CPU. This module never imports triton itself: `import inrcodec` must not pull it in.
 """
@@ -20,6 +22,11 @@ def triton_importable() -> bool:
 
 def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
+
+
+def forced() -> bool:
+    """INRCODEC_TRITON=1: run the kernels wherever they can run, even where the reference is faster."""
+    return os.environ.get("INRCODEC_TRITON", "").strip() == "1"
 
 
 def use_triton(tensor) -> bool:

@@ -107,3 +107,23 @@ def test_whole_codec_decodes_the_same_through_the_kernels(monkeypatch, method, o
     got = inrcodec.decode(data)
     assert got.shape == want.shape
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_fused_siren_takes_only_what_it_holds_and_was_measured_faster_on(monkeypatch):
+    monkeypatch.delenv("INRCODEC_TRITON", raising=False)
+    assert kernels.fused_siren_applies(128, 10, training=False)
+    assert not kernels.fused_siren_applies(129, 10, training=False)  # padded to 256: over the shared memory
+    assert not kernels.fused_siren_applies(64, 16384, training=True)  # a codec fitting step: eager was faster
+    assert kernels.fused_siren_applies(64, 512 * 512, training=True)
+    monkeypatch.setenv("INRCODEC_TRITON", "1")
+    assert kernels.fused_siren_applies(64, 16384, training=True)
+    assert not kernels.fused_siren_applies(130, 512 * 512, training=True)
+
+
+def test_a_net_too_wide_for_the_kernel_runs_the_reference_even_when_forced(monkeypatch):
+    """Width 130 pads to 256, which the fused kernel cannot hold on chip: the exact reference answers."""
+    monkeypatch.setenv("INRCODEC_TRITON", "1")
+    net = _net(130, 1, 2, 0, 3)
+    coords = torch.rand(7, 2) * 2 - 1
+    got = kernels.siren_mlp(coords, *net, 30.0, 30.0, 0)
+    assert torch.equal(got, reference.siren_mlp(coords, *net, 30.0, 30.0, 0))
