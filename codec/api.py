@@ -128,8 +128,10 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     spec = signal.spec
     method = resolve_method(spec.kind, method, lossless)
     cls = MODELS.get(method)
-    fit_cfg = dataclasses.replace(fit or cls.fit_config(spec.kind), seed=seed, device=device,
-                                  **({"steps": steps} if steps is not None else {}))
+    fit_cfg = fit or cls.fit_config(spec.kind)
+    if fit is None and steps is None:
+        fit_cfg = fit_cfg.for_device(resolve_device(device).type)
+    fit_cfg = dataclasses.replace(fit_cfg, seed=seed, device=device, **({"steps": steps} if steps is not None else {}))
     if fit_cfg.steps < 0:
         raise UnsupportedInput(f"steps must be >= 0, got {fit_cfg.steps}")
     unknown = set(model_options) - config_fields(method)

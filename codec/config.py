@@ -61,6 +61,13 @@ class ModelConfig:
         """Raise ValueError when a value is out of range (decoders call this on untrusted input)."""
 
 
+# A GPU fits so much faster that the encoder's default schedule is longer there. The default-quality
+# kodim23 encode took 8.2 s for 2,000 + 300 steps on an H200 (bench/results/kernels_h200.md), so 2.5×
+# the steps is about 20 s; on the 8 Kodak images, 8,000 GPU steps gave 0.6-1.2 dB more than 2,000
+# (README, Rate-distortion).
+CUDA_STEPS_FACTOR = 2.5
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """How the encoder fits (never stored in the file)."""
@@ -76,6 +83,12 @@ class FitConfig:
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda
     tune_steps: bool = True     # per-tensor quantization steps by measured RD cost (stepalloc.py)
+
+    def for_device(self, device_type: str) -> "FitConfig":
+        """The default schedule for where the fit runs: CUDA_STEPS_FACTOR times the steps on a GPU."""
+        if device_type != "cuda":
+            return self
+        return dataclasses.replace(self, steps=round(self.steps * CUDA_STEPS_FACTOR))
 
     @property
     def quantized_steps(self) -> int:

@@ -126,3 +126,12 @@ def test_psnr_target_grows_a_small_net_and_beats_a_wide_one(rgb8):
     wide = inrcodec.encode(rgb8, psnr=32.0, width=64, fit=FAST_FIT)
     assert psnr(inrcodec.decode(grown.data), rgb8, 255) >= 32.0
     assert grown.knob[1] < 64 and len(grown.data) < len(wide)
+
+
+def test_the_default_schedule_is_longer_only_on_a_gpu():
+    from inrcodec.config import CUDA_STEPS_FACTOR, FitConfig
+    cfg = FitConfig(steps=2000, lr=5e-3)
+    assert cfg.for_device("cpu") == cfg
+    gpu = cfg.for_device("cuda")
+    assert gpu.steps == round(2000 * CUDA_STEPS_FACTOR) > 2000
+    assert gpu.lr == cfg.lr and gpu.quantized_steps > cfg.quantized_steps
