@@ -17,6 +17,9 @@ _FINAL_LR_FRACTION = 0.05
 # Reading a loss back stalls the CPU until the GPU has caught up: the progress line reads them in
 # groups, which lets the CPU queue the next steps meanwhile.
 _READ_EVERY = 25
+# Batch indices are drawn on the CPU generator (the same batches on every device) this many steps at a
+# time: moving them to a GPU is a blocking copy, and one per step would drain the GPU's queue every step.
+_INDEX_BLOCK = 64
 
 
 def resolve_device(name: str) -> torch.device:
@@ -68,6 +71,14 @@ def _mean(losses) -> float:
 
 
 
+def batch_indices(total: int, batch: int, steps: int, generator: torch.Generator, device):
+    """Each step's `batch` random indices below `total`, on `device`: exactly the draws of one
+    torch.randint(total, (batch,)) per step, made _INDEX_BLOCK steps at a time."""
+    for first in range(0, steps, _INDEX_BLOCK):
+        count = min(_INDEX_BLOCK, steps - first)
+        yield from torch.randint(total, (count * batch,), generator=generator).to(device).split(batch)
+
+
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
               quiet: bool, generator: torch.Generator) -> float:
     """Adam on mini-batches (or the full grid); returns the mean loss of the last steps."""
@@ -77,12 +88,13 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
     target = signal.values().to(device)
     total = signal.spec.num_points
     full = cfg.batch_points <= 0 or cfg.batch_points >= total
+    indices = None if full else batch_indices(total, cfg.batch_points, steps, generator, device)
 
     def step_loss():
         if full:
             predicted, wanted = model.grid_values(), target
         else:
-            index = torch.randint(total, (cfg.batch_points,), generator=generator).to(device)
+            index = next(indices)
             predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
         return torch.mean((predicted - wanted) ** 2)
 

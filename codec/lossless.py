@@ -14,7 +14,7 @@ import torch
 from inrcodec import bitcoder, entropy, orders
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, UnsupportedInput
-from inrcodec.fit import adam_steps
+from inrcodec.fit import adam_steps, batch_indices
 from inrcodec.formats import container
 from inrcodec.formats.binary import Reader, uvarint
 from inrcodec.models.bitplane import Bitplane, BitplaneConfig
@@ -86,9 +86,10 @@ def _run(model: Bitplane, rows: tuple, steps: int, lr: float, batch: int, bit_de
          generator: torch.Generator, quiet: bool, label: str) -> float:
     feats, residual, pred, scale = rows
     size = min(batch or len(feats), len(feats))
+    indices = batch_indices(len(feats), size, steps, generator, feats.device)
 
     def step_loss():
-        index = torch.randint(len(feats), (size,), generator=generator)
+        index = next(indices)
         return code_length_bits(model(feats[index]), residual[index], pred[index], scale[index], bit_depth).mean()
 
     return adam_steps(model.parameters(), steps, lr, label, quiet, step_loss, lambda mean: {"bits": mean})

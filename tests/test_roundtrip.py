@@ -1,6 +1,7 @@
 """End to end through the library API on tiny synthetic images."""
 import numpy as np
 import pytest
+import torch
 
 import inrcodec
 from inrcodec.config import FitConfig
@@ -135,3 +136,15 @@ def test_the_default_schedule_is_longer_only_on_a_gpu():
     gpu = cfg.for_device("cuda")
     assert gpu.steps == round(2000 * CUDA_STEPS_FACTOR) > 2000
     assert gpu.lr == cfg.lr and gpu.quantized_steps > cfg.quantized_steps
+
+
+def test_batches_drawn_in_blocks_are_the_per_step_draws():
+    """Fitting draws its random batches several steps at a time; they must be the draws one
+    torch.randint per step would make, so files do not depend on the block size."""
+    from inrcodec.fit import _INDEX_BLOCK, batch_indices
+    steps = 2 * _INDEX_BLOCK + 5
+    blocked = list(batch_indices(1000, 37, steps, torch.Generator().manual_seed(3), "cpu"))
+    generator = torch.Generator().manual_seed(3)
+    assert len(blocked) == steps
+    for got in blocked:
+        assert torch.equal(got, torch.randint(1000, (37,), generator=generator))
