@@ -24,14 +24,18 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
 
 
+def _flag() -> str:
+    return os.environ.get("INRCODEC_TRITON", "").strip()
+
+
 def forced() -> bool:
     """INRCODEC_TRITON=1: run the kernels wherever they can run, even where the reference is faster."""
-    return os.environ.get("INRCODEC_TRITON", "").strip() == "1"
+    return _flag() == "1"
 
 
 def use_triton(tensor) -> bool:
     """True when the op on `tensor` should run its Triton kernel."""
-    flag = os.environ.get("INRCODEC_TRITON", "").strip()
+    flag = _flag()
     if flag == "0":
         return False
     if flag == "1":
