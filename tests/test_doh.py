@@ -106,3 +106,21 @@ def test_sizing_sets_the_latent_and_keeps_a_width_the_user_fixed():
     assert sized.latent == 6553 and 2 * 6553 <= siren_params(sized, spec) < 2.5 * 6553
     fixed = Doh.sized_config(DohConfig(pe_freqs=8, width=48), spec, 6553, frozenset({"width"}))
     assert fixed.latent == 6553 and fixed.width == 48
+
+
+def test_every_generated_tensor_reaches_the_latent_with_a_unit_rms_gradient():
+    from inrcodec.models.doh import Doh, DohConfig
+    from inrcodec.signal import SignalSpec
+    model = Doh(DohConfig(width=16, latent=64, pe_freqs=2), SignalSpec("image", (8, 8), 3, 8),
+                generator=torch.Generator().manual_seed(0))
+    params = model.generated(model.z, model.gain)
+    arriving = {}
+    for name, tensor in params.items():  # registered after generated()'s own hook: sees what it passes on
+        tensor.register_hook(lambda grad, name=name: arriving.__setitem__(name, grad))
+    # Gradients six orders of magnitude apart: unbalanced, the last tensors alone would steer z.
+    loss = sum(10.0 ** i * (tensor ** 2).sum() for i, tensor in enumerate(params.values()))
+    loss.backward()
+    assert sorted(arriving) == sorted(params)
+    for grad in arriving.values():
+        assert grad.pow(2).mean().sqrt().item() == pytest.approx(1.0, rel=1e-5)
+    assert torch.isfinite(model.z.grad).all() and model.z.grad.abs().sum() > 0
