@@ -49,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
     p.add_argument("--doh-max-bpp", type=float, default=0.5,
                    help="run doh only at targets up to this (its claim is about low rates; it is ~4x slower)")
+    p.add_argument("--crop", type=int, default=None, metavar="N",
+                   help="benchmark the N×N centre of each image (quick CPU comparisons; the crops are PNGs in the work folder)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--tag", default="", help="suffix for the output file names")
     p.add_argument("--jobs", type=int, default=1,
@@ -78,6 +80,20 @@ def find_images(folder, only):
     if not paths:
         fail(f"no kodim*.png images in {folder}")
     return paths
+
+
+def centre_crops(paths, size, folder):
+    """Each image's size×size centre, saved losslessly as PNG in `folder` under the same name."""
+    crops = []
+    for path in paths:
+        with Image.open(path) as im:
+            if min(im.size) < size:
+                fail(f"{path.name} is {im.size[0]}x{im.size[1]}, smaller than --crop {size}")
+            left, top = (im.size[0] - size) // 2, (im.size[1] - size) // 2
+            crop = folder / path.name
+            im.crop((left, top, left + size, top + size)).save(crop)
+        crops.append(crop)
+    return crops
 
 
 def load_pixels(path):
@@ -249,7 +265,9 @@ def write_markdown(file, report):
     present = [c for c in CLASSICAL if any(p["codec"] == c for p in points)]
     methods = [x for x in METHODS if report["matched"].get(x)]
     lines = [f"# Image rate-distortion ({report['date']})", "",
-             f"Images: {', '.join(report['images'])}. inrcodec steps: {steps}.",
+             f"Images: {', '.join(report['images'])}"
+             + (f", their {report['crop']}×{report['crop']} centres" if report.get("crop") else "")
+             + f". inrcodec steps: {steps}.",
              f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
              f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.",
              *(f"Merged from another run ({o['date']}): {', '.join(o['codecs'])} on {o['machine']['processor']}, "
@@ -400,12 +418,14 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
-              "steps": args.steps, "targets_bpp": args.bpp, "codecs": args.codecs,
+              "steps": args.steps, "crop": args.crop, "targets_bpp": args.bpp, "codecs": args.codecs,
               "images": [p.name for p in paths], "points": [], "matched": {}}
-    originals = {p: load_pixels(p) for p in paths}
-
     with tempfile.TemporaryDirectory(prefix="rd_image_") as tmp:
         workdir = Path(tmp)
+        if args.crop:
+            (workdir / "crops").mkdir()
+            paths = centre_crops(paths, args.crop, workdir / "crops")
+        originals = {p: load_pixels(p) for p in paths}
         # Classical sweeps first: they take seconds, and the matched-rate table needs them.
         for codec, (qualities, _) in CLASSICAL.items():
             if codec not in args.codecs:
