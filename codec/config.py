@@ -82,8 +82,9 @@ class FitConfig:
                                 # 34.67 -> 34.79 (10 %). At 2,000 steps kodim23 0.5 bpp gained 33.25 -> 34.11
                                 # (2e-3, 2 % warm-up). With 5 % warm-up at 0.5 bpp (width 96) it gained on all 8
                                 # Kodak images (+0.03..+0.38, mean +0.21 dB), but at 1 bpp (width 140) kodim08
-                                # fell 25.26 -> 23.34 (23.88 with 10 %). So 1e-3 stays; a rate that adapts to
-                                # the width, or backs off when the loss jumps, is the next thing to try.
+                                # fell 25.26 -> 23.34 (23.88 with 10 %), and 24.96 at 1.5e-3. Its loss does not
+                                # jump: the fit stalls near 19 dB for hundreds of steps early on, so a guard
+                                # that backs off on a jump would not see it. So 1e-3 stays.
     batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch). 16k on the GPU too:
                                 # full-grid steps (2,000, H100) gave kodim01 23.67/24.98/26.57 dB at
                                 # 0.25/0.5/1 bpp against 23.95/25.35/27.04 for 1,000 16k-point steps on CPU
