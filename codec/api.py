@@ -267,6 +267,7 @@ class _Job:
         steps = assign_steps(model, base)
         if budget is not None and psnr is None:
             steps = ratecontrol.fill_budget(steps, self.fits_in(model, budget), _by_size(model))
+            model.spend_slack(steps, self.fits_in(model, budget))
         self.fine_tune(model, steps)
         data = self.probe(model, steps, base)
         if budget is not None and len(data) > budget:

@@ -124,3 +124,33 @@ def test_every_generated_tensor_reaches_the_latent_with_a_unit_rms_gradient():
     for grad in arriving.values():
         assert grad.pow(2).mean().sqrt().item() == pytest.approx(1.0, rel=1e-5)
     assert torch.isfinite(model.z.grad).all() and model.z.grad.abs().sum() > 0
+
+
+def test_spent_slack_fills_the_cap_and_keeps_the_network():
+    from inrcodec.api import _pack
+    from inrcodec.models.doh import Doh, DohConfig
+    from inrcodec.signal import SignalSpec
+    from inrcodec.weights import assign_steps
+    spec = SignalSpec("image", (8, 8), 3, 8)
+    model = Doh(DohConfig(width=16, latent=2000, pe_freqs=2), spec, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        model.gain.copy_(torch.linspace(-0.5, 0.5, len(model.gain)))
+    steps = assign_steps(model, -16)
+    before = len(_pack(model, spec, steps))
+    cap = before + before // 50  # 2 % of slack: less than one step-table entry of z would take
+    network = {k: v.detach() for k, v in model.generated(model.z, model.gain).items()}
+    model.spend_slack(steps, lambda s: len(_pack(model, spec, s)) <= cap)
+    after = len(_pack(model, spec, steps))
+    assert before < after <= cap
+    assert after > cap - before // 200  # within 0.5 % of the cap
+    for name, tensor in model.generated(model.z, model.gain).items():
+        torch.testing.assert_close(tensor.detach(), network[name], rtol=1e-5, atol=1e-7)
+
+
+def test_spent_slack_leaves_a_file_that_does_not_fit_alone():
+    from inrcodec.models.doh import Doh, DohConfig
+    from inrcodec.signal import SignalSpec
+    model = Doh(DohConfig(width=16, latent=64, pe_freqs=2), SignalSpec("image", (8, 8), 3, 8))
+    z = model.z.detach().clone()
+    model.spend_slack({}, lambda s: False)
+    assert torch.equal(model.z.detach(), z)

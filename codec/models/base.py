@@ -77,6 +77,11 @@ class Representation(nn.Module):
         """The tensors forward_with takes, made from the transmitted ones (the same here)."""
         return transmitted
 
+    def spend_slack(self, steps: dict, fits) -> None:
+        """Use bytes that the step table's 2**(1/4) spacing left under a cap, without changing the
+        network the parameters describe. `fits(steps) -> bool` packs at these per-tensor steps and
+        compares with the cap. Methods with a free scale override it; by default nothing moves."""
+
     # -- shared machinery -------------------------------------------------------------------
     def transmitted(self) -> list:
         return [(name, getattr(self, name)) for name in self.transmitted_names()]
