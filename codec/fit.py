@@ -70,7 +70,6 @@ def _mean(losses) -> float:
     return sum(loss.item() for loss in losses) / max(len(losses), 1)
 
 
-
 def batch_indices(total: int, batch: int, steps: int, generator: torch.Generator, device):
     """Each step's `batch` random indices below `total`, on `device`: exactly the draws of one
     torch.randint(total, (batch,)) per step, made _INDEX_BLOCK steps at a time."""
