@@ -6,6 +6,7 @@ import torch
 import inrcodec
 from inrcodec.config import FitConfig
 from inrcodec.kernels.reference import hash_uniform, mix32, project
+from inrcodec.models.doh import TARGET_LAYERS
 from inrcodec.metrics import psnr
 from tests.conftest import smooth_image
 
@@ -69,7 +70,7 @@ def test_doh_round_trip_stores_only_the_latent_and_one_gain_per_tensor():
     assert result.psnr > 24  # noise would give about 10 dB
     summary = inrcodec.info(result.data)
     assert summary["method"] == "doh" and summary["method_id"] == 2
-    assert summary["parameters"] == 512 + 10  # the latent, and a gain per tensor (4 sine layers + output)
+    assert summary["parameters"] == 512 + 2 * (TARGET_LAYERS + 1)  # the latent, a gain per weight and bias
     assert summary["config"]["latent"] == 512
 
 
