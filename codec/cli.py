@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     enc.add_argument("--seed", type=int, default=0)
     enc.add_argument("--width", type=_positive_int, help="neurons per layer (default: sized from the rate)")
-    enc.add_argument("--layers", type=_positive_int, help="sine layers (default 4)")
+    enc.add_argument("--layers", type=_positive_int, help="sine layers (default 4; doh's target net 6)")
     enc.add_argument("--omega0", type=_positive_float, help="SIREN frequency of the hidden layers (default 30)")
     enc.add_argument("--omega0-first", type=_positive_float, help="SIREN frequency of the first layer (default 30)")
     enc.add_argument("--pe-freqs", type=_non_negative_int,

@@ -6,8 +6,8 @@ import torch
 import inrcodec
 from inrcodec.config import FitConfig
 from inrcodec.kernels.reference import hash_uniform, mix32, project
-from inrcodec.models.doh import TARGET_LAYERS
 from inrcodec.metrics import psnr
+from inrcodec.models.doh import TARGET_LAYERS
 from tests.conftest import smooth_image
 
 DOH_FIT = FitConfig(steps=200, lr=0.1, batch_points=0, qat_steps=20)
