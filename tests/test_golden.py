@@ -58,11 +58,14 @@ def test_golden_file_decodes_to_the_stored_pixels(name):
     expected = _load_expected(name)
     decoded = inrcodec.decode(DATA / f"{name}.inrc")
     assert decoded.shape == expected.shape and decoded.dtype == expected.dtype
-    # Lossy decode may differ across machines by float rounding only (DESIGN.md §5): a rounding
-    # boundary can move a sample by one code value, never more, and almost never.
+    # Lossy decode may differ across machines by float rounding only (DESIGN.md §5): at 8 and 16 bits a
+    # rounding boundary can move a sample by one code value, never more, and almost never. At 24 bits a
+    # float32 ulp is about half a code value, so a few ulps move many samples: an AMD EPYC decoding the
+    # file an Intel Xeon wrote had 18 % of samples one value off and one sample two.
     shift = 8 if decoded.dtype == np.int32 else 0  # 24-bit audio is left-aligned in int32
     diff = np.abs((decoded.astype(np.int64) >> shift) - (expected.astype(np.int64) >> shift))
-    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    most, share = (4, 0.5) if shift else (1, 0.01)
+    assert diff.max() <= most and (diff > 0).mean() < share
 
 
 def test_golden_files_match_their_source_images():
