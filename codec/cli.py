@@ -9,6 +9,7 @@ from pathlib import Path
 from inrcodec import __version__, api, formats
 from inrcodec.errors import CodecError
 from inrcodec.files import atomic_write, check_output
+from inrcodec.models.doh import PROJECTIONS
 from inrcodec.models.finr import DECOMPOSITIONS
 from inrcodec.registry import MODELS
 
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="positional-encoding frequencies (default 8, capped at the grid's Nyquist rate)")
     enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
     enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")
+    enc.add_argument("--projection", choices=PROJECTIONS,
+                     help="doh: hadamard (default: ±1 Hadamard rows, fast) or dense (hashed entries, as before 0.4)")
     enc.add_argument("--decomp", choices=DECOMPOSITIONS, help="finr: tensor decomposition (default cp)")
     enc.add_argument("--rank", type=_positive_int, help="finr: decomposition rank (default: sized from the rate)")
     enc.add_argument("--chunk", type=_positive_int,
@@ -94,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # CLI option -> the model config field it sets (each method takes the fields its config has).
 MODEL_OPTIONS = {"width": "width", "layers": "layers", "omega0": "omega0", "omega0_first": "omega0-first",
-                 "pe_freqs": "pe-freqs", "latent": "latent", "proj_seed": "proj-seed", "decomp": "decomp",
-                 "rank": "rank"}
+                 "pe_freqs": "pe-freqs", "latent": "latent", "proj_seed": "proj-seed", "projection": "projection",
+                 "decomp": "decomp", "rank": "rank"}
 
 
 def _model_options(args, method: str) -> dict:
@@ -107,7 +110,8 @@ def _model_options(args, method: str) -> dict:
             continue
         if field not in fields:
             raise CodecError(f"--{flag} does not apply to --method {method}")
-        options[field] = DECOMPOSITIONS.index(value) if field == "decomp" else value
+        options[field] = {"decomp": DECOMPOSITIONS, "projection": PROJECTIONS}[field].index(value) \
+            if field in ("decomp", "projection") else value
     return options
 
 

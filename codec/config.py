@@ -2,7 +2,9 @@
 
 Every field has a documented default. Wire serialisation is generic over the dataclass fields:
 int -> zigzag varint, float -> float32, bool -> one byte. Floats must be float32-representable so
-that encoder and decoder build the same network (checked in __post_init__).
+that encoder and decoder build the same network (checked in __post_init__). A field added after files
+were written goes last with metadata {TAIL: True} and a default that means the old behaviour: files
+that end before it decode with that default.
 """
 import dataclasses
 import struct
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 
 from inrcodec.errors import CorruptFile
 from inrcodec.formats.binary import Reader, f32, svarint
+
+TAIL = "wire_tail"  # field metadata key: may be absent from older files (see the module docstring)
 
 
 def _as_f32(value: float) -> float:
@@ -43,6 +47,8 @@ class ModelConfig:
         r = Reader(data, "model config")
         values = {}
         for f in dataclasses.fields(cls):
+            if f.metadata.get(TAIL) and not r.remaining():
+                break  # an older file: this field and the rest keep their defaults
             if f.type in (bool, "bool"):
                 values[f.name] = bool(r.u8())
             elif f.type in (int, "int"):

@@ -2,6 +2,7 @@
 
 siren_mlp: the SIREN forward, sin(ω (W h + b)) layers after a positional encoding, a linear output.
 hash_uniform: a counter-based integer hash of (seed, layer, row, column) -> float32 in (-1, 1).
+fwht, hadamard_project: D'OH's Hadamard projections, ±1 entries with hash_uniform's signs on the diagonal.
 It is the only source of decoder-side randomness (D'OH's projections, DESIGN.md §5): integer
 arithmetic and one exact float conversion, so every machine and backend regenerates the same bits.
 """
@@ -82,6 +83,41 @@ class _Project(torch.autograd.Function):
 def project(z: torch.Tensor, seed: int, layer: int, rows: int, tile_bytes: int = 64 << 20) -> torch.Tensor:
     """P z for the hashed projection P (rows × len(z)), differentiable in z, in bounded memory."""
     return _Project.apply(z, seed, layer, rows, tile_bytes)
+
+
+def fwht(x: torch.Tensor) -> torch.Tensor:
+    """The unnormalised Walsh-Hadamard transform along the last axis (a power of 2):
+    out[..., j] = sum_c (-1)^popcount(j & c) x[..., c]. Linear torch ops, so autograd differentiates it."""
+    shape, size = x.shape, x.shape[-1]
+    half = 1
+    while half < size:
+        x = x.reshape(-1, size // (2 * half), 2, half)
+        x = torch.stack((x[:, :, 0] + x[:, :, 1], x[:, :, 0] - x[:, :, 1]), dim=2)
+        half *= 2
+    return x.reshape(shape)
+
+
+def hadamard_size(cols: int) -> int:
+    """M, the Hadamard order of a projection with `cols` columns: cols rounded up to a power of 2."""
+    return 1 << max(0, (cols - 1).bit_length())
+
+
+def hadamard_signs(seed: int, layer: int, rows: int, cols: int, device="cpu") -> torch.Tensor:
+    """The ±1 diagonals D_b (one row per block b of M rows) of the Hadamard projection `layer`:
+    the signs of hash_uniform's rows 0..blocks-1 (never 0: its entries are odd multiples of 2**-23)."""
+    blocks = -(-rows // hadamard_size(cols))
+    return torch.sign(hash_uniform(seed, layer, 0, blocks, cols, device))
+
+
+def hadamard_project(z: torch.Tensor, signs: list, rows: list) -> list:
+    """[P_l z] for Hadamard projections with diagonals signs[l] (hadamard_signs) and rows[l] rows: row i
+    of P_l is H[i mod M] · D_{l, i div M}, so every entry is ±1 and the rows of a block are orthogonal.
+    All blocks go through one transform: O(rows log M) instead of O(rows × len(z)); differentiable
+    (fwht is linear torch ops)."""
+    m = z.numel()
+    stacked = torch.cat([s.to(z.dtype) for s in signs]) * z
+    blocks = fwht(torch.nn.functional.pad(stacked, (0, hadamard_size(m) - m)))
+    return [b.reshape(-1)[:n] for b, n in zip(blocks.split([s.shape[0] for s in signs]), rows)]
 
 
 def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:

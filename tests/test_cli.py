@@ -106,8 +106,14 @@ def test_doh_through_the_cli(encoded, tmp_path):
                  "--steps", "40")
     assert result.returncode == 0, result.stderr
     assert "latent 200" in result.stderr.strip().splitlines()[-1]
-    assert json.loads(run("info", out, "--json").stdout)["method"] == "doh"
+    summary = json.loads(run("info", out, "--json").stdout)
+    assert summary["method"] == "doh" and summary["config"]["projection"] == 1  # Hadamard by default
     assert run("decode", out, "-o", tmp_path / "d.png").returncode == 0
+    dense = tmp_path / "dense.inrc"
+    assert run("encode", image, "-o", dense, "--method", "doh", "--latent", "200", "--width", "16",
+               "--steps", "40", "--projection", "dense").returncode == 0
+    assert json.loads(run("info", dense, "--json").stdout)["config"]["projection"] == 0
+    assert run("decode", dense, "-o", tmp_path / "dense.png").returncode == 0
     assert_clean_error(run("encode", image, "-o", tmp_path / "s.inrc", "--latent", "9", *FAST),
                        match="--latent does not apply to --method siren")
 

@@ -1,0 +1,95 @@
+"""D'OH's projections, dense against Hadamard, side by side: the cost of θ = P z (and Pᵀ g) for the
+target net the encoder sizes for a Kodak-sized image (768×512) at each bpp.
+
+    python bench/doh_projection.py                     # 0.25 and 0.5 bpp, one thread
+    python bench/doh_projection.py --bpp 0.1 --threads 2
+
+"fit step" is one generation of every target tensor plus its backward to z, as in a fitting step
+(the dense one from the cache when it fits in doh.CACHE_BYTES, else regenerated from the hash: then
+it is timed once). "decode" is one generation without gradients, as the decoder does it.
+Writes doh_projection.json / .md to --out.
+"""
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from inrcodec.models.doh import CACHE_BYTES, DENSE, HADAMARD, PROJECTIONS, Doh
+from inrcodec.signal import SignalSpec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5, help="timed fit steps per setting (after one warm-up)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    return p.parse_args(argv)
+
+
+def _fit_step(model):
+    params = model.generated(model.z, model.gain)
+    sum((tensor ** 2).sum() for tensor in params.values()).backward()
+
+
+def _seconds(fn, repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def measure(spec, bpp: float, kind: int, repeats: int) -> dict:
+    latent = int(bpp * spec.num_points / 6)  # ratecontrol's 6 bits per latent entry
+    config = Doh.sized_config(Doh.default_config(spec), spec, latent)
+    config = dataclasses.replace(config, projection=kind)
+    model = Doh(config, spec)
+    entries = sum(math.prod(shape) for _, shape, _, _ in model._layout) * latent
+    cached = kind == DENSE and entries * 4 <= CACHE_BYTES
+    model.train()
+    timed = repeats if kind == HADAMARD or cached else 1
+    if timed > 1:
+        _fit_step(model)  # warm-up (builds the cache or the sign diagonals)
+    fit = _seconds(lambda: _fit_step(model), timed)
+    model.eval()
+    with torch.no_grad():
+        decode = _seconds(lambda: model.generated(model.z, model.gain), 1)
+    return {"bpp": bpp, "projection": PROJECTIONS[kind], "latent": latent, "width": config.width,
+            "target_weights": entries // latent, "entries": entries, "dense_cached": cached,
+            "fit_step_ms": fit * 1e3, "decode_ms": decode * 1e3}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    rows = [measure(spec, bpp, kind, args.repeats) for bpp in args.bpp for kind in (DENSE, HADAMARD)]
+    for row in rows:
+        print(json.dumps(row))
+    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)"
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "doh_projection.json").write_text(json.dumps({"date": stamp, "machine": machine, "rows": rows},
+                                                             indent=1))
+    lines = [f"# D'OH projections: dense against Hadamard ({stamp})", "",
+             f"Machine: {machine}. Target nets sized by the encoder for a 768×512 RGB image; "
+             "`python bench/doh_projection.py`.", "",
+             "| bpp | latent m | target weights | projection | fit step (P z and Pᵀ g) | decode (P z) |",
+             "|---:|---:|---:|---|---:|---:|"]
+    for row in rows:
+        note = " (cached P)" if row["dense_cached"] else (" (regenerated)" if row["projection"] == "dense" else "")
+        lines.append(f"| {row['bpp']} | {row['latent']} | {row['target_weights']} | {row['projection']} | "
+                     f"{row['fit_step_ms']:.1f} ms{note} | {row['decode_ms']:.1f} ms |")
+    (args.out / "doh_projection.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
