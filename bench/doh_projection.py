@@ -1,12 +1,13 @@
 """D'OH's projections, dense against Hadamard, side by side: the cost of θ = P z (and Pᵀ g) for the
 target net the encoder sizes for a Kodak-sized image (768×512) at each bpp.
 
-    python bench/doh_projection.py                     # 0.25 and 0.5 bpp, one thread
-    python bench/doh_projection.py --bpp 0.1 --threads 2
+    python bench/doh_projection.py                     # 0.1 and 0.25 bpp, one thread
+    python bench/doh_projection.py --bpp 0.5 --threads 2
 
 "fit step" is one generation of every target tensor plus its backward to z, as in a fitting step
 (the dense one from the cache when it fits in doh.CACHE_BYTES, else regenerated from the hash: then
-it is timed once). "decode" is one generation without gradients, as the decoder does it.
+it is timed once: at 0.5 bpp, 2 × 2.2 G hashes, minutes per step). "decode" is one generation without
+gradients, as the decoder does it.
 Writes doh_projection.json / .md to --out.
 """
 import argparse
@@ -14,7 +15,6 @@ import dataclasses
 import datetime
 import json
 import math
-import platform
 import time
 from pathlib import Path
 
@@ -22,13 +22,14 @@ import torch
 
 from inrcodec.models.doh import CACHE_BYTES, DENSE, HADAMARD, PROJECTIONS, Doh
 from inrcodec.signal import SignalSpec
+from rd import machine_info  # bench/ is on sys.path when this runs as a script
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5])
+    p.add_argument("--bpp", nargs="+", type=float, default=[0.1, 0.25])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5, help="timed fit steps per setting (after one warm-up)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -74,7 +75,8 @@ def main(argv=None):
     rows = [measure(spec, bpp, kind, args.repeats) for bpp in args.bpp for kind in (DENSE, HADAMARD)]
     for row in rows:
         print(json.dumps(row))
-    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)"
+    info = machine_info()
+    machine = f"{info['processor']}, {info['cpu_count']} CPUs, torch {info['torch']}, {args.threads} thread(s)"
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "doh_projection.json").write_text(json.dumps({"date": stamp, "machine": machine, "rows": rows},

@@ -9,7 +9,7 @@ Two kinds of P_l (DohConfig.projection):
   times a ±1 diagonal whose signs are the hash's; z is used as sqrt(1/m)·z̃. The same RD as DENSE
   (8 Kodak centres at 0.25 bpp: 24.69 dB both), but P z is a fast Walsh-Hadamard transform,
   O(rows log M) instead of O(rows × m): a whole Kodak image's decode regenerates its net in
-  milliseconds instead of a minute (bench/doh_projection.py).
+  milliseconds instead of 24-48 s (bench/doh_projection.py).
 z̃ ~ N(0, 1) at the start (z̃ is what is trained and transmitted), so P_l z starts with unit
 variance; with s_l = SIREN's init bound / sqrt(3) the generated weights start with SIREN's initial
 variance. m is the rate knob: the footprint moves continuously while the target net stays fixed.
@@ -32,6 +32,7 @@ MAX_LATENT = 1 << 20
 MIN_LATENT = 16
 # When sized, the target net gets about this many weights per latent entry. kodim23 at 0.1 bpp
 # (m = 6,553, 1,000 steps): ratio ~2 (width 60) 25.24 dB, width 64 25.16 dB, width 96 (ratio 4.8) 24.93 dB.
+# With 6 layers and Hadamard projections, whole kodim05 at 0.25 bpp (2,000 steps): 3.5 gave 21.98 dB, 2 21.96.
 TARGET_OVER_LATENT = 2.0
 MIN_TARGET_WIDTH = 16
 # D'OH's target net is deeper than SIREN's default 4 sine layers: depth is nearly free when z, not the
@@ -40,7 +41,7 @@ MIN_TARGET_WIDTH = 16
 # at 0.25 bpp, 5/6/7 layers gave 28.48/28.60/28.73 and 19.97/20.13/20.06 dB, and 8 diverged (13.3 dB;
 # 27.97 at lr 0.1). SIREN gains little from 6 layers there (+0.05 dB at 0.25 bpp, -0.09 at 0.5), so it keeps 4.
 TARGET_LAYERS = 6
-# Fitting on CPU keeps the generated projections in memory up to this size; beyond it every step regenerates
+# Fitting on CPU keeps the generated dense projections in memory up to this size; beyond it every step regenerates
 # them tile by tile (hashing 16 M entries costs about 2 s on 2 CPU cores, a cached matmul far less).
 # A Kodak image at 0.25 bpp needs 2.1 GB (latent 16 k × 33 k target weights): under 2 GiB it did
 # not finish one image in 7 minutes; 4 GiB holds it on a 24 GB machine.
@@ -95,7 +96,8 @@ class Doh(Representation):
     # at 0.25 bpp (2,000 steps) lr 0.05/0.1/0.2/0.4 gave 27.35/27.85/28.23/28.26 dB.
     # Over the 8 Kodak 256×256 centres at 0.25 bpp (2,000 steps), lr 0.3 and 0.2 tied on the mean with
     # dense projections (24.68/24.69 dB), but 0.3 cost kodim13 0.75 dB, and with Hadamard projections
-    # 0.3 diverged on kodim03 (14.69 dB against 29.53 at 0.2). So 0.2.
+    # 0.3 diverged on kodim03 and kodim15 (14.69/14.89 dB against 29.53/27.57 at 0.2). So 0.2
+    # (bench/results/doh_projection_crop256.md).
     fit_defaults = {"lr": 0.2}
     # Two tensors (z and a handful of gains), and every probe regenerates the projections: not worth it.
     measured_steps = False
