@@ -2,9 +2,9 @@
 
 siren_mlp: the SIREN forward, sin(ω (W h + b)) layers after a positional encoding, a linear output.
 hash_uniform: a counter-based integer hash of (seed, layer, row, column) -> float32 in (-1, 1).
-fwht, hadamard_project: D'OH's Hadamard projections, ±1 entries with hash_uniform's signs on the diagonal.
 It is the only source of decoder-side randomness (D'OH's projections, DESIGN.md §5): integer
 arithmetic and one exact float conversion, so every machine and backend regenerates the same bits.
+fwht, hadamard_project: D'OH's Hadamard projections, ±1 entries with hash_uniform's signs on the diagonal.
 """
 import math
 

@@ -1,4 +1,6 @@
 """D'OH: the hashed projections are exact and reproducible, and the method round-trips."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -129,6 +131,13 @@ def test_doh_round_trip_stores_only_the_latent_and_one_gain_per_tensor():
     assert summary["method"] == "doh" and summary["method_id"] == 2
     assert summary["parameters"] == 512 + 2 * (TARGET_LAYERS + 1)  # the latent, a gain per weight and bias
     assert summary["config"]["latent"] == 512 and summary["config"]["projection"] == HADAMARD
+
+
+def test_doh_encodes_are_deterministic():
+    image = smooth_image(31, 17)
+    fit = dataclasses.replace(DOH_FIT, steps=60, qat_steps=10)
+    first, second = (inrcodec.encode(image, method="doh", latent=256, width=16, fit=fit) for _ in range(2))
+    assert first == second
 
 
 def test_doh_latent_is_the_rate_knob():
