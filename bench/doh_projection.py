@@ -3,6 +3,7 @@ target net the encoder sizes for a Kodak-sized image (768×512) at each bpp.
 
     python bench/doh_projection.py                     # 0.1 and 0.25 bpp, one thread
     python bench/doh_projection.py --bpp 0.5 --threads 2
+    python bench/doh_projection.py --device cuda --bpp 0.25 0.5 1   # dense through the Triton kernel
 
 "fit step" is one generation of every target tensor plus its backward to z, as in a fitting step
 (the dense one from the cache when it fits in doh.CACHE_BYTES, else regenerated from the hash: then
@@ -32,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--bpp", nargs="+", type=float, default=[0.1, 0.25])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5, help="timed fit steps per setting (after one warm-up)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="on cuda, dense projections run through the Triton kernel (kernels/hashrand.py)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     return p.parse_args(argv)
 
@@ -41,28 +44,36 @@ def _fit_step(model):
     sum((tensor ** 2).sum() for tensor in params.values()).backward()
 
 
-def _seconds(fn, repeats: int) -> float:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _seconds(fn, repeats: int, device: str) -> float:
+    _sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
+    _sync(device)
     return (time.perf_counter() - start) / repeats
 
 
-def measure(spec, bpp: float, kind: int, repeats: int) -> dict:
+def measure(spec, bpp: float, kind: int, repeats: int, device: str) -> dict:
     latent = int(bpp * spec.num_points / 6)  # ratecontrol's 6 bits per latent entry
     config = Doh.sized_config(Doh.default_config(spec), spec, latent)
     config = dataclasses.replace(config, projection=kind)
-    model = Doh(config, spec)
+    model = Doh(config, spec).to(device)
     entries = sum(math.prod(shape) for _, shape, _, _ in model._layout) * latent
-    cached = kind == DENSE and entries * 4 <= CACHE_BYTES
+    cached = kind == DENSE and device == "cpu" and entries * 4 <= CACHE_BYTES  # the kernel never caches
     model.train()
-    timed = repeats if kind == HADAMARD or cached else 1
+    timed = repeats if kind == HADAMARD or cached or device == "cuda" else 1
     if timed > 1:
         _fit_step(model)  # warm-up (builds the cache or the sign diagonals)
-    fit = _seconds(lambda: _fit_step(model), timed)
+    fit = _seconds(lambda: _fit_step(model), timed, device)
     model.eval()
     with torch.no_grad():
-        decode = _seconds(lambda: model.generated(model.z, model.gain), 1)
+        model.generated(model.z, model.gain) if device == "cuda" else None  # compile the kernels first
+        decode = _seconds(lambda: model.generated(model.z, model.gain), 1, device)
     return {"bpp": bpp, "projection": PROJECTIONS[kind], "latent": latent, "width": config.width,
             "target_weights": entries // latent, "entries": entries, "dense_cached": cached,
             "fit_step_ms": fit * 1e3, "decode_ms": decode * 1e3}
@@ -72,25 +83,29 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = SignalSpec("image", (512, 768), 3, 8)
-    rows = [measure(spec, bpp, kind, args.repeats) for bpp in args.bpp for kind in (DENSE, HADAMARD)]
+    rows = [measure(spec, bpp, kind, args.repeats, args.device) for bpp in args.bpp for kind in (DENSE, HADAMARD)]
     for row in rows:
         print(json.dumps(row))
     info = machine_info()
     machine = f"{info['processor']}, {info['cpu_count']} CPUs, torch {info['torch']}, {args.threads} thread(s)"
+    if args.device == "cuda":
+        machine = f"{info['cuda']}, torch {info['torch']}"
+    suffix = "" if args.device == "cpu" else "_gpu"
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "doh_projection.json").write_text(json.dumps({"date": stamp, "machine": machine, "rows": rows},
+    (args.out / f"doh_projection{suffix}.json").write_text(json.dumps({"date": stamp, "machine": machine, "rows": rows},
                                                              indent=1))
     lines = [f"# D'OH projections: dense against Hadamard ({stamp})", "",
              f"Machine: {machine}. Target nets sized by the encoder for a 768×512 RGB image; "
-             "`python bench/doh_projection.py`.", "",
+             f"`python bench/doh_projection.py --device {args.device}`.", "",
              "| bpp | latent m | target weights | projection | fit step (P z and Pᵀ g) | decode (P z) |",
              "|---:|---:|---:|---|---:|---:|"]
     for row in rows:
-        note = " (cached P)" if row["dense_cached"] else (" (regenerated)" if row["projection"] == "dense" else "")
+        regenerated = " (Triton, regenerated)" if args.device == "cuda" else " (regenerated)"
+        note = " (cached P)" if row["dense_cached"] else (regenerated if row["projection"] == "dense" else "")
         lines.append(f"| {row['bpp']} | {row['latent']} | {row['target_weights']} | {row['projection']} | "
                      f"{row['fit_step_ms']:.1f} ms{note} | {row['decode_ms']:.1f} ms |")
-    (args.out / "doh_projection.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"doh_projection{suffix}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #   encode   bench/kernels.py: default-quality encodes of kodim23, kernels against eager torch (issue 6)
 #   kernels  bench/kernels.py: fit-step and decode timings, correctness on the GPU
 #   rd       bench/rd.py: siren and doh on the Kodak images at RD_STEPS (default 16000), RD_JOBS at a time
+#   projection  bench/doh_projection.py: D'OH's dense (Triton) against Hadamard projections
 BUDGET=${BUDGET:-560}
 START=$SECONDS
 left() { echo $(( BUDGET - (SECONDS - START) )); }
@@ -43,6 +44,8 @@ for stage in ${STAGES:-encode rd}; do
                     --image .gpu/corpus/skimage_astronaut.png --out $OUT ;;
         rd) bounded $(( $(left) - 10 )) $OUT/rd.log python3 bench/rd.py --images .gpu/corpus --codecs siren doh \
                 --steps ${RD_STEPS:-16000} --jobs ${RD_JOBS:-6} --tag gpu${RD_STEPS:-16000} --out $OUT ;;
+        projection) bounded $(( $(left) < 120 ? $(left) : 120 )) $OUT/projection.log python3 bench/doh_projection.py \
+                    --device cuda --bpp 0.25 0.5 1 --out $OUT ;;
         *) echo "unknown stage $stage" ;;
     esac
 done
