@@ -72,7 +72,8 @@ def measure(spec, bpp: float, kind: int, repeats: int, device: str) -> dict:
     fit = _seconds(lambda: _fit_step(model), timed, device)
     model.eval()
     with torch.no_grad():
-        model.generated(model.z, model.gain) if device == "cuda" else None  # compile the kernels first
+        if device == "cuda":
+            model.generated(model.z, model.gain)  # compile the kernels first
         decode = _seconds(lambda: model.generated(model.z, model.gain), 1, device)
     return {"bpp": bpp, "projection": PROJECTIONS[kind], "latent": latent, "width": config.width,
             "target_weights": entries // latent, "entries": entries, "dense_cached": cached,

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options given by name whose config field stores the name's index.
+NAMED_CHOICES = {"decomp": DECOMPOSITIONS, "projection": PROJECTIONS}
 # CLI option -> the model config field it sets (each method takes the fields its config has).
 MODEL_OPTIONS = {"width": "width", "layers": "layers", "omega0": "omega0", "omega0_first": "omega0-first",
                  "pe_freqs": "pe-freqs", "latent": "latent", "proj_seed": "proj-seed", "projection": "projection",
@@ -110,8 +112,7 @@ def _model_options(args, method: str) -> dict:
             continue
         if field not in fields:
             raise CodecError(f"--{flag} does not apply to --method {method}")
-        options[field] = {"decomp": DECOMPOSITIONS, "projection": PROJECTIONS}[field].index(value) \
-            if field in ("decomp", "projection") else value
+        options[field] = NAMED_CHOICES[field].index(value) if field in NAMED_CHOICES else value
     return options
 
 

@@ -109,15 +109,16 @@ def hadamard_signs(seed: int, layer: int, rows: int, cols: int, device="cpu") ->
     return torch.sign(hash_uniform(seed, layer, 0, blocks, cols, device))
 
 
-def hadamard_project(z: torch.Tensor, signs: list, rows: list) -> list:
-    """[P_l z] for Hadamard projections with diagonals signs[l] (hadamard_signs) and rows[l] rows: row i
-    of P_l is H[i mod M] · D_{l, i div M}, so every entry is ±1 and the rows of a block are orthogonal.
-    All blocks go through one transform: O(rows log M) instead of O(rows × len(z)); differentiable
-    (fwht is linear torch ops)."""
+def hadamard_project(z: torch.Tensor, signs: torch.Tensor, rows: list) -> list:
+    """[P_l z] for Hadamard projections with rows[l] rows, whose diagonals (hadamard_signs) are stacked
+    in `signs`, tensor after tensor: row i of P_l is H[i mod M] · D_{l, i div M}, so every entry is ±1
+    and the rows of a block are orthogonal. All blocks go through one transform: O(rows log M) instead of
+    O(rows × len(z)); differentiable (fwht is linear torch ops)."""
     m = z.numel()
-    stacked = torch.cat([s.to(z.dtype) for s in signs]) * z
-    blocks = fwht(torch.nn.functional.pad(stacked, (0, hadamard_size(m) - m)))
-    return [b.reshape(-1)[:n] for b, n in zip(blocks.split([s.shape[0] for s in signs]), rows)]
+    size = hadamard_size(m)
+    blocks = fwht(torch.nn.functional.pad(signs.to(z.dtype) * z, (0, size - m)))
+    counts = [-(-n // size) for n in rows]
+    return [b.reshape(-1)[:n] for b, n in zip(blocks.split(counts), rows)]
 
 
 def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:

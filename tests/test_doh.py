@@ -91,7 +91,7 @@ def test_hadamard_projection_and_its_gradient_match_the_matrix(rows, cols):
     signs = [hadamard_signs(7, 2, rows, cols), hadamard_signs(7, 3, 3, cols)]
     dense = [_hadamard_matrix(signs[0], rows, cols), _hadamard_matrix(signs[1], 3, cols)]
     z = torch.randn(cols, requires_grad=True)
-    out = hadamard_project(z, signs, [rows, 3])
+    out = hadamard_project(z, torch.cat(signs), [rows, 3])
     for got, matrix in zip(out, dense):
         torch.testing.assert_close(got, matrix @ z.detach(), atol=1e-5, rtol=1e-5)
     grads = [torch.randn(rows), torch.randn(3)]

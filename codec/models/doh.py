@@ -177,10 +177,12 @@ class Doh(Representation):
                 params[name].register_hook(_unit_rms)
         return params
 
-    def _signs(self) -> list:
-        if self._signs_cache is None or self._signs_cache[0].device != self.z.device:
-            self._signs_cache = [hadamard_signs(self.config.proj_seed, i, math.prod(shape), self.config.latent,
-                                                self.z.device) for i, (_, shape, _, _) in enumerate(self._layout)]
+    def _signs(self) -> torch.Tensor:
+        """Every tensor's sign diagonals, stacked once (hadamard_project's layout), not every step."""
+        if self._signs_cache is None or self._signs_cache.device != self.z.device:
+            self._signs_cache = torch.cat([hadamard_signs(self.config.proj_seed, i, math.prod(shape),
+                                                          self.config.latent, self.z.device)
+                                           for i, (_, shape, _, _) in enumerate(self._layout)])
         return self._signs_cache
 
     def _projections(self):
