@@ -1,5 +1,6 @@
 """D'OH: the hashed projections are exact and reproducible, and the method round-trips."""
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from inrcodec.config import FitConfig
 from inrcodec.kernels.reference import (fwht, hadamard_project, hadamard_signs, hadamard_size, hash_uniform, mix32,
                                         project)
 from inrcodec.metrics import psnr
-from inrcodec.models.doh import HADAMARD, TARGET_LAYERS
+from inrcodec.models.doh import HADAMARD, MEDIA_TARGET_LAYERS, TARGET_LAYERS, Doh
+from inrcodec.signal import SignalSpec
 from tests.conftest import smooth_image
 
 DOH_FIT = FitConfig(steps=200, lr=0.1, batch_points=0, qat_steps=20)
@@ -221,3 +223,14 @@ def test_spent_slack_leaves_a_file_that_does_not_fit_alone():
     z = model.z.detach().clone()
     model.spend_slack({}, lambda s: False)
     assert torch.equal(model.z.detach(), z)
+
+
+def test_doh_target_depth_is_chosen_by_the_signal_kind_unless_the_user_sets_it():
+    image = SignalSpec("image", (64, 48), 3, 8)
+    audio = SignalSpec("audio", (4000,), 1, 16, Fraction(16000))
+    video = SignalSpec("video", (4, 16, 16), 3, 8, Fraction(25))
+    assert TARGET_LAYERS != MEDIA_TARGET_LAYERS
+    assert Doh.default_config(image).layers == TARGET_LAYERS
+    assert Doh.default_config(audio).layers == MEDIA_TARGET_LAYERS
+    assert Doh.default_config(video).layers == MEDIA_TARGET_LAYERS
+    assert Doh.default_config(image, layers=3).layers == 3

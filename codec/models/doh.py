@@ -45,6 +45,9 @@ MIN_TARGET_WIDTH = 16
 # better on 14 of the 16 points (kodim01 at 0.25 lost 0.13). With 8 layers (lr 0.15), whole kodim19/kodim05
 # at 0.25 bpp gave 26.87/21.84 dB against 27.10/22.02 with 7.
 TARGET_LAYERS = 7
+# Audio (1-D) and video (3-D) keep the 6 layers their media bench measured (bench/results/media_*.md);
+# 7 has not been measured on them.
+MEDIA_TARGET_LAYERS = 6
 # Fitting on CPU keeps the generated dense projections in memory up to this size; beyond it every step regenerates
 # them tile by tile (hashing 16 M entries costs about 2 s on 2 CPU cores, a cached matmul far less).
 # A Kodak image at 0.25 bpp needs 2.1 GB (latent 16 k × 33 k target weights): under 2 GiB it did
@@ -125,7 +128,7 @@ class Doh(Representation):
     @classmethod
     def default_config(cls, spec, **overrides):
         overrides.setdefault("pe_freqs", default_pe_freqs(spec))
-        overrides.setdefault("layers", TARGET_LAYERS)
+        overrides.setdefault("layers", TARGET_LAYERS if len(spec.shape) == 2 else MEDIA_TARGET_LAYERS)
         overrides.setdefault("projection", HADAMARD)
         return DohConfig(**overrides)
 
