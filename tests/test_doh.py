@@ -11,7 +11,7 @@ from inrcodec.config import FitConfig
 from inrcodec.kernels.reference import (fwht, hadamard_project, hadamard_signs, hadamard_size, hash_uniform, mix32,
                                         project)
 from inrcodec.metrics import psnr
-from inrcodec.models.doh import HADAMARD, MEDIA_TARGET_LAYERS, TARGET_LAYERS, Doh
+from inrcodec.models.doh import DEEP_MIN_LATENT, DEEP_TARGET_LAYERS, HADAMARD, TARGET_LAYERS, Doh
 from inrcodec.signal import SignalSpec
 from tests.conftest import smooth_image
 
@@ -225,12 +225,15 @@ def test_spent_slack_leaves_a_file_that_does_not_fit_alone():
     assert torch.equal(model.z.detach(), z)
 
 
-def test_doh_target_depth_is_chosen_by_the_signal_kind_unless_the_user_sets_it():
-    image = SignalSpec("image", (64, 48), 3, 8)
-    audio = SignalSpec("audio", (4000,), 1, 16, Fraction(16000))
-    video = SignalSpec("video", (4, 16, 16), 3, 8, Fraction(25))
-    assert TARGET_LAYERS != MEDIA_TARGET_LAYERS
-    assert Doh.default_config(image).layers == TARGET_LAYERS
-    assert Doh.default_config(audio).layers == MEDIA_TARGET_LAYERS
-    assert Doh.default_config(video).layers == MEDIA_TARGET_LAYERS
-    assert Doh.default_config(image, layers=3).layers == 3
+def test_doh_deepens_the_target_only_for_large_image_latents_and_never_against_the_user():
+    image = SignalSpec("image", (512, 768), 3, 8)
+    audio = SignalSpec("audio", (400000,), 1, 16, Fraction(16000))
+    assert DEEP_TARGET_LAYERS != TARGET_LAYERS
+
+    def sized(spec, latent, **overrides):
+        return Doh.sized_config(Doh.default_config(spec, **overrides), spec, latent, frozenset(overrides))
+
+    assert sized(image, DEEP_MIN_LATENT).layers == DEEP_TARGET_LAYERS
+    assert sized(image, DEEP_MIN_LATENT - 1).layers == TARGET_LAYERS
+    assert sized(audio, 4 * DEEP_MIN_LATENT).layers == TARGET_LAYERS
+    assert sized(image, 4 * DEEP_MIN_LATENT, layers=3).layers == 3

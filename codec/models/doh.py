@@ -40,14 +40,16 @@ MIN_TARGET_WIDTH = 16
 # gained +0.10 dB at 0.25 bpp and +0.25 dB at 0.5 bpp over 4 (kodim13 at 0.25 lost 0.69). On kodim23/05
 # at 0.25 bpp, 5/6/7 layers gave 28.48/28.60/28.73 and 19.97/20.13/20.06 dB, and 8 diverged (13.3 dB;
 # 27.97 at lr 0.1). SIREN gains little from 6 layers there (+0.05 dB at 0.25 bpp, -0.09 at 0.5), so it keeps 4.
-# Whole images want one more. The 8 whole Kodak images at 2,000 CPU steps went 25.84 -> 25.95 dB at 0.25 bpp
-# and 27.69 -> 27.81 at 0.5 with 7 layers instead of 6 (rd_image_doh_hadamard.md against rd_image_doh_layers7.md),
-# better on 14 of the 16 points (kodim01 at 0.25 lost 0.13). With 8 layers (lr 0.15), whole kodim19/kodim05
-# at 0.25 bpp gave 26.87/21.84 dB against 27.10/22.02 with 7.
-TARGET_LAYERS = 7
-# Audio (1-D) and video (3-D) keep the 6 layers their media bench measured (bench/results/media_*.md);
-# 7 has not been measured on them.
-MEDIA_TARGET_LAYERS = 6
+TARGET_LAYERS = 6
+# Large image latents take one layer more. The 8 whole Kodak images at 2,000 CPU steps (latents of 16 k and
+# 33 k) went 25.84 -> 25.95 dB at 0.25 bpp and 27.69 -> 27.81 at 0.5 with 7 layers instead of 6
+# (rd_image_doh_hadamard.md against rd_image_doh_layers7.md), better on 14 of the 16 points (kodim01 at 0.25
+# lost 0.13). But on the 256×256 centres (latents of 2.7 k and 5.5 k) 7 layers diverged on kodim15 at 0.25 bpp
+# (14.84 dB against 27.57; rd_image_doh_layers7_crop256.md), so smaller latents keep 6. With 8 layers
+# (lr 0.15), whole kodim19/kodim05 at 0.25 bpp gave 26.87/21.84 dB against 27.10/22.02 with 7.
+# Audio and video keep 6: their media bench measured 6 (bench/results/media_*.md), 7 is unmeasured there.
+DEEP_TARGET_LAYERS = 7
+DEEP_MIN_LATENT = 8192
 # Fitting on CPU keeps the generated dense projections in memory up to this size; beyond it every step regenerates
 # them tile by tile (hashing 16 M entries costs about 2 s on 2 CPU cores, a cached matmul far less).
 # A Kodak image at 0.25 bpp needs 2.1 GB (latent 16 k × 33 k target weights): under 2 GiB it did
@@ -128,15 +130,17 @@ class Doh(Representation):
     @classmethod
     def default_config(cls, spec, **overrides):
         overrides.setdefault("pe_freqs", default_pe_freqs(spec))
-        overrides.setdefault("layers", TARGET_LAYERS if len(spec.shape) == 2 else MEDIA_TARGET_LAYERS)
+        overrides.setdefault("layers", TARGET_LAYERS)
         overrides.setdefault("projection", HADAMARD)
         return DohConfig(**overrides)
 
     @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
-        """Set m, and (unless the user fixed the width) size the target net to have about
-        TARGET_OVER_LATENT weights per latent entry."""
+        """Set m, deepen the target net for large image latents, and (unless the user fixed the width)
+        size it to have about TARGET_OVER_LATENT weights per latent entry."""
         latent = int(min(MAX_LATENT, max(MIN_LATENT, target_params)))
+        if "layers" not in fixed and len(spec.shape) == 2 and latent >= DEEP_MIN_LATENT:
+            config = dataclasses.replace(config, layers=DEEP_TARGET_LAYERS)
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
         width = MIN_TARGET_WIDTH
