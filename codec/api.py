@@ -14,7 +14,7 @@ from inrcodec import lossless as lossless_codec
 from inrcodec.chunks import TAG_CHUNK, TAG_CHUNKING, Chunking
 from inrcodec.config import FitConfig
 from inrcodec.errors import CodecError, CorruptFile, RateError, UnsupportedInput
-from inrcodec.fit import fit_float, fit_quantized, resolve_device
+from inrcodec.fit import fit_float, fit_quantized, fit_stalled, resolve_device
 from inrcodec.formats import container
 from inrcodec.models import finr, siren  # noqa: F401  (registers the methods)
 from inrcodec.progress import Progress
@@ -316,13 +316,26 @@ class _Job:
         return self.cls.knob(config)[0] in self.overrides
 
     def fitted(self, config):
-        seed = self.fit_cfg.seed
+        """A model of `config` fitted in float; a fit that stalled (fit_stalled) is redone once at half
+        the learning rate, and the better of the two is kept."""
+        model, loss, batch_gen = self._fit_once(config, self.fit_cfg)
+        if self.fit_cfg.steps > 0 and fit_stalled(loss, self.signal):
+            lr = self.fit_cfg.lr / 2
+            self.log.message(f"{self.prefix}fit: loss {loss:.4g} is no better than a flat signal's; refitting at lr {lr:g}")
+            retry, retry_loss, retry_gen = self._fit_once(config, dataclasses.replace(self.fit_cfg, lr=lr))
+            if retry_loss < loss or math.isnan(loss):
+                model, batch_gen = retry, retry_gen
+        self.batch_gen = batch_gen  # quantization-aware steps carry on with the kept fit's batches
+        return model
+
+    def _fit_once(self, config, fit_cfg: FitConfig) -> tuple:
+        seed = fit_cfg.seed
         torch.manual_seed(seed)  # for any op we do not hand a generator
-        dev = resolve_device(self.fit_cfg.device)
+        dev = resolve_device(fit_cfg.device)
         model = self.cls(config, self.signal.spec, generator=torch.Generator().manual_seed(seed)).to(dev)
-        self.batch_gen = torch.Generator().manual_seed(seed + 1)
-        fit_float(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
-        return model.cpu()
+        batch_gen = torch.Generator().manual_seed(seed + 1)
+        loss = fit_float(model, self.signal, fit_cfg, self.quiet, batch_gen, self.prefix)
+        return model.cpu(), loss, batch_gen
 
     def fine_tune(self, model, steps: dict) -> None:
         model.to(resolve_device(self.fit_cfg.device))
