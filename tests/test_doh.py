@@ -11,7 +11,7 @@ from inrcodec.config import FitConfig
 from inrcodec.kernels.reference import (fwht, hadamard_project, hadamard_signs, hadamard_size, hash_uniform, mix32,
                                         project)
 from inrcodec.metrics import psnr
-from inrcodec.models.doh import DEEP_MIN_LATENT, DEEP_TARGET_LAYERS, HADAMARD, TARGET_LAYERS, Doh
+from inrcodec.models.doh import DEEP_MIN_LATENT, DEEP_TARGET_LAYERS, DENSE, HADAMARD, TARGET_LAYERS, Doh, DohConfig
 from inrcodec.signal import SignalSpec
 from tests.conftest import smooth_image
 
@@ -105,7 +105,6 @@ def test_hadamard_projection_and_its_gradient_match_the_matrix(rows, cols):
 
 
 def test_doh_files_from_before_the_projection_field_decode_with_dense_projections():
-    from inrcodec.models.doh import DENSE, DohConfig
     new = DohConfig(width=24, latent=512, projection=HADAMARD)
     old_bytes = DohConfig(width=24, latent=512, projection=DENSE).to_bytes()[:-1]  # older files end before it
     assert DohConfig.from_bytes(old_bytes) == DohConfig(width=24, latent=512, projection=DENSE)
@@ -157,8 +156,6 @@ def test_doh_respects_a_size_cap():
 
 def test_oversized_projection_headers_are_refused():
     from inrcodec.formats import container
-    from inrcodec.models.doh import DohConfig
-    from inrcodec.signal import SignalSpec
     spec = SignalSpec("image", (8, 8), 3, 8)
     config = DohConfig(width=1024, layers=16, latent=1 << 20)
     data = container.pack(container.Header(spec, 2, config.to_bytes()), [(1, b"")])
@@ -167,9 +164,7 @@ def test_oversized_projection_headers_are_refused():
 
 
 def test_sizing_sets_the_latent_and_keeps_a_width_the_user_fixed():
-    from inrcodec.models.doh import Doh, DohConfig
     from inrcodec.models.siren import siren_params
-    from inrcodec.signal import SignalSpec
     spec = SignalSpec("image", (512, 768), 3, 8)
     sized = Doh.sized_config(DohConfig(pe_freqs=8), spec, 6553)
     assert sized.latent == 6553 and 2 * 6553 <= siren_params(sized, spec) < 2.5 * 6553
@@ -178,8 +173,6 @@ def test_sizing_sets_the_latent_and_keeps_a_width_the_user_fixed():
 
 
 def test_every_generated_tensor_reaches_the_latent_with_a_unit_rms_gradient():
-    from inrcodec.models.doh import Doh, DohConfig
-    from inrcodec.signal import SignalSpec
     model = Doh(DohConfig(width=16, latent=64, pe_freqs=2), SignalSpec("image", (8, 8), 3, 8),
                 generator=torch.Generator().manual_seed(0))
     params = model.generated(model.z, model.gain)
@@ -197,8 +190,6 @@ def test_every_generated_tensor_reaches_the_latent_with_a_unit_rms_gradient():
 
 def test_spent_slack_fills_the_cap_and_keeps_the_network():
     from inrcodec.api import _pack
-    from inrcodec.models.doh import Doh, DohConfig
-    from inrcodec.signal import SignalSpec
     from inrcodec.weights import assign_steps
     spec = SignalSpec("image", (8, 8), 3, 8)
     model = Doh(DohConfig(width=16, latent=2000, pe_freqs=2), spec, generator=torch.Generator().manual_seed(1))
@@ -217,8 +208,6 @@ def test_spent_slack_fills_the_cap_and_keeps_the_network():
 
 
 def test_spent_slack_leaves_a_file_that_does_not_fit_alone():
-    from inrcodec.models.doh import Doh, DohConfig
-    from inrcodec.signal import SignalSpec
     model = Doh(DohConfig(width=16, latent=64, pe_freqs=2), SignalSpec("image", (8, 8), 3, 8))
     z = model.z.detach().clone()
     model.spend_slack({}, lambda s: False)

@@ -139,7 +139,7 @@ class Doh(Representation):
         """Set m, deepen the target net for large image latents, and (unless the user fixed the width)
         size it to have about TARGET_OVER_LATENT weights per latent entry."""
         latent = int(min(MAX_LATENT, max(MIN_LATENT, target_params)))
-        if "layers" not in fixed and len(spec.shape) == 2 and latent >= DEEP_MIN_LATENT:
+        if "layers" not in fixed and spec.kind == "image" and latent >= DEEP_MIN_LATENT:
             config = dataclasses.replace(config, layers=DEEP_TARGET_LAYERS)
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
