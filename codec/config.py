@@ -97,6 +97,8 @@ class FitConfig:
     qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
                                 # phase; -1 = 15 % of `steps`
     qat_lr: float = 1e-4
+    weight_decay: float = 0.0   # decoupled (AdamW) decay of the model's decayed_names in the float phase,
+                                # per step lr × this (the methods that set it say why)
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda
     tune_steps: bool = True     # per-tensor quantization steps by measured RD cost (stepalloc.py)

@@ -53,8 +53,9 @@ def value_psnr(loss: float) -> float:
 
 def adam_steps(parameters, steps: int, lr: float, label: str, quiet: bool, step_loss, fields) -> float:
     """Adam with lr_at's schedule for `steps` calls of step_loss() (a scalar tensor); progress shows
-    fields(mean of the last 20 losses). Returns that mean (0.0 after no steps)."""
-    optimizer = torch.optim.Adam(parameters, lr=lr)
+    fields(mean of the last 20 losses). Returns that mean (0.0 after no steps). `parameters` may be
+    torch param groups; a group's weight_decay is decoupled (AdamW: p *= 1 - lr * decay each step)."""
+    optimizer = torch.optim.Adam(parameters, lr=lr, decoupled_weight_decay=True)
     progress = Progress(steps, label, quiet)
     recent = []
     for step in range(steps):
@@ -82,8 +83,17 @@ def batch_indices(total: int, batch: int, steps: int, generator: torch.Generator
         yield from torch.randint(total, (count * batch,), generator=generator).to(device).split(batch)
 
 
+def param_groups(model, weight_decay: float):
+    """The model's parameters for Adam: its decayed_names in a group of their own when weight_decay is set."""
+    if not weight_decay or not model.decayed_names:
+        return list(model.parameters())
+    decayed = [p for name, p in model.named_parameters() if name in model.decayed_names]
+    rest = [p for name, p in model.named_parameters() if name not in model.decayed_names]
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": rest}]
+
+
 def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, label: str,
-              quiet: bool, generator: torch.Generator) -> float:
+              quiet: bool, generator: torch.Generator, weight_decay: float = 0.0) -> float:
     """Adam on mini-batches (or the full grid); returns the mean loss of the last steps."""
     if steps <= 0:
         return float("nan")
@@ -101,7 +111,7 @@ def run_phase(model, signal: Signal, steps: int, lr: float, cfg: FitConfig, labe
             predicted, wanted = model(axis_coords(signal.spec.shape, index)), target[index]
         return torch.mean((predicted - wanted) ** 2)
 
-    return adam_steps(model.parameters(), steps, lr, label, quiet, step_loss,
+    return adam_steps(param_groups(model, weight_decay), steps, lr, label, quiet, step_loss,
                       lambda mean: {"loss": mean, "psnr": value_psnr(mean)})
 
 
@@ -123,7 +133,7 @@ def fit_stalled(loss: float, signal: Signal) -> bool:
 def fit_float(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator,
               prefix: str = "") -> float:
     model.quant_mode = None
-    return run_phase(model, signal, cfg.steps, cfg.lr, cfg, prefix + "fit", quiet, generator)
+    return run_phase(model, signal, cfg.steps, cfg.lr, cfg, prefix + "fit", quiet, generator, cfg.weight_decay)
 
 
 def fit_quantized(model, signal: Signal, cfg: FitConfig, quiet: bool, generator: torch.Generator,

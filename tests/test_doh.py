@@ -7,12 +7,15 @@ import pytest
 import torch
 
 import inrcodec
+from inrcodec.api import _sized_config
 from inrcodec.config import FitConfig
+from inrcodec.fit import fit_float, flat_loss, param_groups
 from inrcodec.kernels.reference import (fwht, hadamard_project, hadamard_signs, hadamard_size, hash_uniform, mix32,
                                         project)
 from inrcodec.metrics import psnr
+from inrcodec.ratecontrol import BITS_PER_PARAM
 from inrcodec.models.doh import DEEP_MIN_LATENT, DEEP_TARGET_LAYERS, DENSE, HADAMARD, TARGET_LAYERS, Doh, DohConfig
-from inrcodec.signal import SignalSpec
+from inrcodec.signal import SignalSpec, from_array
 from tests.conftest import smooth_image
 
 DOH_FIT = FitConfig(steps=200, lr=0.1, batch_points=0, qat_steps=20)
@@ -226,3 +229,32 @@ def test_doh_deepens_the_target_only_for_large_image_latents_and_never_against_t
     assert sized(image, DEEP_MIN_LATENT - 1).layers == TARGET_LAYERS
     assert sized(audio, 4 * DEEP_MIN_LATENT).layers == TARGET_LAYERS
     assert sized(image, 4 * DEEP_MIN_LATENT, layers=3).layers == 3
+
+
+def test_image_latents_are_sized_at_five_bits_and_only_z_decays():
+    """D'OH's image defaults: the latent sized for 5 bits per entry (audio keeps 6), decay on z alone."""
+    image = SignalSpec("image", (64, 96), 3, 8)
+    audio = SignalSpec("audio", (50000,), 1, 16, Fraction(16000))
+    budget = 10_000  # bytes
+    assert _sized_config(Doh, image, budget, {}).latent == budget * 8 // 5
+    assert _sized_config(Doh, audio, budget, {}).latent == int(budget * 8 / BITS_PER_PARAM)
+    assert Doh.fit_config("image").weight_decay > 0
+    assert Doh.fit_config("audio").weight_decay == 0
+    model = Doh(Doh.default_config(image, latent=64, width=8), image)
+    decayed, rest = param_groups(model, 0.03)
+    assert decayed["params"] == [model.z] and decayed["weight_decay"] == 0.03
+    assert len(rest["params"]) == 1 and rest["params"][0] is model.gain
+    assert param_groups(model, 0.0) == list(model.parameters())
+
+
+def test_weight_decay_holds_z_smaller_and_the_fit_still_learns():
+    signal = from_array(smooth_image(24, 32))
+    stds = {}
+    for decay in (0.0, 0.05):
+        model = Doh(Doh.default_config(signal.spec, latent=256, width=16), signal.spec,
+                    generator=torch.Generator().manual_seed(0))
+        loss = fit_float(model, signal, dataclasses.replace(DOH_FIT, weight_decay=decay), True,
+                         torch.Generator().manual_seed(1))
+        stds[decay] = float(model.z.detach().std())
+        assert loss < 0.3 * flat_loss(signal)
+    assert stds[0.05] < 0.85 * stds[0.0], stds

@@ -5,6 +5,7 @@ from torch import nn
 
 from inrcodec.config import FitConfig
 from inrcodec.quantize import quantize, step_from_index
+from inrcodec.ratecontrol import BITS_PER_PARAM
 from inrcodec.signal import SignalSpec, axis_coords
 
 
@@ -20,6 +21,11 @@ class Representation(nn.Module):
     wire_id = 0
     fit_defaults = {}  # FitConfig fields this method fits better with (the encoder's defaults only)
     fit_defaults_by_kind = {}  # {"audio": {...}}: further FitConfig fields for one kind of signal
+    # Tensors that FitConfig.weight_decay pulls toward zero (none unless a method says so).
+    decayed_names = ()
+    # What the encoder's sizing assumes each transmitted parameter costs, per kind of signal, where a
+    # method differs from ratecontrol.BITS_PER_PARAM.
+    bits_per_param_by_kind = {}
     measured_steps = True  # the encoder may measure per-tensor steps (stepalloc) instead of step_scales()
 
     def __init__(self, config, spec: SignalSpec):
@@ -34,6 +40,11 @@ class Representation(nn.Module):
     def fit_config(cls, kind: str, **fields):
         """The FitConfig this method starts from for a kind of signal; `fields` override it."""
         return FitConfig(**{**cls.fit_defaults, **cls.fit_defaults_by_kind.get(kind, {}), **fields})
+
+    @classmethod
+    def bits_per_param(cls, kind: str) -> float:
+        """Bits per transmitted parameter that sizing aims at for this kind of signal."""
+        return cls.bits_per_param_by_kind.get(kind, BITS_PER_PARAM)
 
     # -- what subclasses provide ------------------------------------------------------------
     @classmethod
