@@ -13,8 +13,8 @@ from inrcodec.fit import fit_float, flat_loss, param_groups
 from inrcodec.kernels.reference import (fwht, hadamard_project, hadamard_signs, hadamard_size, hash_uniform, mix32,
                                         project)
 from inrcodec.metrics import psnr
-from inrcodec.ratecontrol import BITS_PER_PARAM
 from inrcodec.models.doh import DEEP_MIN_LATENT, DEEP_TARGET_LAYERS, DENSE, HADAMARD, TARGET_LAYERS, Doh, DohConfig
+from inrcodec.ratecontrol import BITS_PER_PARAM
 from inrcodec.signal import SignalSpec, from_array
 from tests.conftest import smooth_image
 
