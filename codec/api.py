@@ -270,6 +270,9 @@ class _Job:
             model.spend_slack(steps, self.fits_in(model, budget))
         self.fine_tune(model, steps)
         data = self.probe(model, steps, base)
+        if budget is not None and len(data) > budget and model.trim_to_fit(steps, self.fits_in(model, budget)):
+            # QAT left the file a few bytes over: a few entries one step smaller keep the fitted grid.
+            data = self.probe(model, steps, base)
         if budget is not None and len(data) > budget:
             # QAT moved the weights a little; coarsen tensors until the cap holds again.
             steps = ratecontrol.shrink_to_budget(steps, self.fits_in(model, budget), _by_size(model))
