@@ -9,7 +9,7 @@ from inrcodec.config import FitConfig
 from inrcodec.fit import fit_float
 from inrcodec.models.base import TRIM_MAX_FRACTION
 from inrcodec.models.siren import Siren
-from inrcodec.quantize import step_from_index
+from inrcodec.quantize import quantize, step_from_index
 from inrcodec.signal import from_array
 from inrcodec.stepalloc import measured_step_scales
 from inrcodec.weights import assign_steps
@@ -76,7 +76,7 @@ def test_measured_steps_win_end_to_end(rgb8):
 
 def _symbols(model, steps):
     """Each transmitted tensor's quantized symbols at these per-tensor steps."""
-    return {name: torch.round(p.detach().double() / step_from_index(steps[name])) for name, p in model.transmitted()}
+    return {name: quantize(p, step_from_index(steps[name]), "symbols") for name, p in model.transmitted()}
 
 
 def test_trim_moves_few_entries_one_step_toward_zero_until_the_file_fits(rgb8):

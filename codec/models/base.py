@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from inrcodec.config import FitConfig
-from inrcodec.quantize import quantize, step_from_index
+from inrcodec.quantize import dequantize, quantize, step_from_index
 from inrcodec.ratecontrol import BITS_PER_PARAM
 from inrcodec.signal import SignalSpec, axis_coords
 
@@ -106,31 +106,29 @@ class Representation(nn.Module):
         Moving those toward zero (a smaller symbol) leaves the grid alone; a coarser step or a rescale
         would move every entry. True when at most `max_fraction` of the entries had to move for the
         file to fit; otherwise nothing changes."""
-        names, flips = [], []
-        for name, p in self.transmitted():
+        tensors, candidates = [], []  # candidates: (margin, tensor number, flat index) per entry
+        for number, (name, p) in enumerate(self.transmitted()):
             step = step_from_index(steps[name])
-            ratio = p.detach().cpu().reshape(-1).double() / step
-            symbol = torch.round(ratio)
-            away = symbol.abs() > ratio.abs()  # rounded away from zero: one step toward it is cheaper
-            margin = 0.5 - (ratio - symbol).abs()  # distance from the rounding boundary, in steps
-            index = torch.nonzero(away).reshape(-1)
-            names.append((name, p, step, symbol))
-            flips.append((margin[index], torch.full_like(index, len(names) - 1), index))
-        margin, tensor, index = (torch.cat(parts) for parts in zip(*flips))
+            flat = p.detach().cpu().reshape(-1).clone()
+            symbol = quantize(flat, step, "symbols")  # the packer's own rounding
+            ratio = flat / step
+            index = torch.nonzero(symbol.abs() > ratio.abs()).reshape(-1)  # rounded away from zero
+            margin = 0.5 - (ratio[index] - symbol[index]).abs()  # distance from the rounding boundary, in steps
+            tensors.append((p, step, symbol, flat))
+            candidates.append((margin, torch.full_like(index, number), index))
+        margin, tensor, index = (torch.cat(parts) for parts in zip(*candidates))
         order = torch.argsort(margin, stable=True)
+        tensor, index = tensor[order], index[order]
         limit = min(len(order), int(max_fraction * self.num_transmitted()))
-        originals = [p.detach().clone() for _, p, _, _ in names]
 
         def apply(count: int) -> None:
+            """The original weights with the first `count` candidates one step nearer zero."""
             with torch.no_grad():
-                for (name, p, step, symbol), original in zip(names, originals):
-                    p.copy_(original)
-                for i in range(len(names)):
-                    chosen = index[order[:count]][tensor[order[:count]] == i]
-                    if len(chosen):
-                        name, p, step, symbol = names[i]
-                        moved = symbol[chosen] - torch.sign(symbol[chosen])
-                        p.view(-1)[chosen.to(p.device)] = (moved * step).to(p.dtype).to(p.device)
+                for number, (p, step, symbol, original) in enumerate(tensors):
+                    values = original.clone()
+                    chosen = index[:count][tensor[:count] == number]
+                    values[chosen] = dequantize(symbol[chosen] - torch.sign(symbol[chosen]), step)
+                    p.copy_(values.view_as(p))
 
         low, high = 0, limit  # low: known not to fit (0 entries moved, the caller checked)
         apply(high)
