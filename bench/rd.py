@@ -46,6 +46,8 @@ def parse_args(argv=None):
     p.add_argument("--only", nargs="+", metavar="NAME", help="image file names to use (default: kodim*.png)")
     p.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5, 1.0], help="inrcodec target bpp caps")
     p.add_argument("--steps", type=int, default=None, help="inrcodec fitting steps (default: the codec's)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=model_option,
+                   help="an inrcodec model option for every encode, e.g. tiles=2 (numbers as numbers)")
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
     p.add_argument("--doh-max-bpp", type=float, default=0.5,
                    help="run doh only at targets up to this (its claim is about low rates; it is ~4x slower)")
@@ -59,6 +61,19 @@ def parse_args(argv=None):
                    help="rewrite the tables and plot of an earlier run's JSON; several runs (e.g. the classical "
                         "codecs on one machine, inrcodec on a GPU) are merged into rd_image_TAG")
     return p.parse_args(argv)
+
+
+def model_option(text):
+    """KEY=VALUE -> (key, int or float or str value)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
 
 
 def fail(message):
@@ -135,18 +150,18 @@ def run_pillow(codec, quality, path, original, workdir):
 
 
 def run_job(job):
-    """run_inrcodec on (method, target, steps, path, workdir), loading the image itself (a worker process)."""
-    method, target, steps, path, workdir = job
-    return run_inrcodec(method, target, steps, path, load_pixels(path), workdir)
+    """run_inrcodec on (method, target, steps, path, workdir, options), loading the image itself (a worker process)."""
+    method, target, steps, path, workdir, options = job
+    return run_inrcodec(method, target, steps, path, load_pixels(path), workdir, options)
 
 
-def run_inrcodec(method, target, steps, path, original, workdir):
-    """Encode with a bpp cap, write the file, decode from the file path, and measure."""
+def run_inrcodec(method, target, steps, path, original, workdir, options=None):
+    """Encode with a bpp cap (and any model options), write the file, decode from the file path, and measure."""
     setting = f"bpp={target:g}"
     file = workdir / f"{path.stem}.{method}.bpp{target:g}.inrc"
     try:
         t0 = time.perf_counter()
-        data = inrcodec.encode(str(path), method=method, bpp=target, steps=steps)
+        data = inrcodec.encode(str(path), method=method, bpp=target, steps=steps, **(options or {}))
         t1 = time.perf_counter()
         file.write_bytes(data)
         decoded = inrcodec.decode(str(file))
@@ -267,7 +282,9 @@ def write_markdown(file, report):
     lines = [f"# Image rate-distortion ({report['date']})", "",
              f"Images: {', '.join(report['images'])}"
              + (f", their {report['crop']}×{report['crop']} centres" if report.get("crop") else "")
-             + f". inrcodec steps: {steps}.",
+             + f". inrcodec steps: {steps}."
+             + (f" Model options: {', '.join(f'{k}={v}' for k, v in report['options'].items())}."
+                if report.get("options") else ""),
              f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m.get('torch')} "
              f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.",
              *(f"Merged from another run ({o['date']}): {', '.join(o['codecs'])} on {o['machine']['processor']}, "
@@ -418,7 +435,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / ("rd_image" + (f"_{args.tag}" if args.tag else ""))
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
-              "steps": args.steps, "crop": args.crop, "targets_bpp": args.bpp, "codecs": args.codecs,
+              "steps": args.steps, "options": dict(args.set), "crop": args.crop, "targets_bpp": args.bpp, "codecs": args.codecs,
               "images": [p.name for p in paths], "points": [], "matched": {}}
     with tempfile.TemporaryDirectory(prefix="rd_image_") as tmp:
         workdir = Path(tmp)
@@ -441,7 +458,7 @@ def main(argv=None):
         # Image by image, so an interrupted run has every method's curve on its first images; doh's targets
         # above its lowest come after all images, since they take longest (its hashed projections grow with
         # the rate) and the doh-vs-siren claim is about low rates.
-        runs = [(m, t, args.steps, path, workdir) for path in paths for m in METHODS if m in args.codecs
+        runs = [(m, t, args.steps, path, workdir, dict(args.set)) for path in paths for m in METHODS if m in args.codecs
                 for t in args.bpp if m != "doh" or t <= args.doh_max_bpp]
         doh_low = min((t for m, t, *_ in runs if m == "doh"), default=None)
         runs.sort(key=lambda run: run[0] == "doh" and run[1] != doh_low)  # stable: image order kept
