@@ -156,7 +156,8 @@ def encode_report(source, *, method: str | None = None, bpp: float | None = None
     tried = []
 
     def job_for(part: Signal, pack, prefix: str = "") -> "_Job":
-        return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried, prefix)
+        return _Job(part, cls, fit_cfg, overrides, quiet, log, pack, tried, prefix,
+                    scale_schedule=fit is None and steps is None)
 
     if spec.kind == "image":
         model, base, data = job_for(signal, lambda m, steps: _pack(m, spec, steps)).encode(budget, psnr)
@@ -250,6 +251,7 @@ class _Job:
     tried: list = field(default_factory=list)
     prefix: str = ""  # progress label, e.g. "chunk 2/9 " for audio and video
     batch_gen: torch.Generator = None
+    scale_schedule: bool = False  # the steps are the default ones: the sized model may ask for more (schedule_factor)
 
     def encode(self, budget: int | None, psnr: float | None) -> tuple:
         """(model, base index, packed bytes) under a byte cap or a PSNR target (or the default step)."""
@@ -260,6 +262,10 @@ class _Job:
             config.validate()
         except ValueError as exc:
             raise UnsupportedInput(str(exc)) from None
+        factor = self.cls.schedule_factor(config, spec) if self.scale_schedule else 1.0
+        if factor != 1.0:
+            self.fit_cfg = dataclasses.replace(self.fit_cfg, steps=round(self.fit_cfg.steps * factor))
+            self.log.message(f"{self.prefix}fit: {self.fit_cfg.steps} steps ({factor:g} × the default for this net)")
         if psnr is not None:
             model, base = self.fit_for_quality(config, psnr)
         else:

@@ -47,6 +47,12 @@ class Representation(nn.Module):
         return FitConfig(**{**cls.fit_defaults, **cls.fit_defaults_by_kind.get(kind, {}), **fields})
 
     @classmethod
+    def schedule_factor(cls, config, spec: SignalSpec) -> float:
+        """How many times the default steps this config's fit takes (a net that is cheaper per step
+        gets more of them); 1 unless a method says why."""
+        return 1.0
+
+    @classmethod
     def bits_per_param(cls, kind: str) -> float:
         """Bits per transmitted parameter that sizing aims at for this kind of signal."""
         return cls.bits_per_param_by_kind.get(kind, BITS_PER_PARAM)

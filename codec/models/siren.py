@@ -5,24 +5,37 @@ sin(ω0 (W x + b)) layers, a linear output, optional positional encoding of the 
 """
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from inrcodec import kernels
-from inrcodec.config import ModelConfig
+from inrcodec.config import TAIL, ModelConfig
 from inrcodec.models.base import LayoutTensors, Representation
+from inrcodec.models.tiling import MAX_TILES, Tiling, largest_tile, tile_count, tiled_sine_mlp
 from inrcodec.registry import MODELS
+from inrcodec.signal import axis_coords
 
 MAX_WIDTH = 1024
 MAX_LAYERS = 16
 MAX_PE_FREQS = 16
 MIN_SIZED_WIDTH = 8     # rate control never sizes a network narrower than this
 MAX_SIZED_WIDTH = 512
+MAX_PARAMS = 1 << 24    # a header asking for more (wide, deep and tiled) is refused before allocating
+# Images are tiled (tiling.py) while every tile keeps at least this many parameters, at most 2×2.
+# Whole kodim05 float fits at equal time: 2×2 won at the 0.25 and 0.5 bpp budgets (16 k / 32 k parameters:
+# 22.25 -> 22.50 dB, 24.16 -> 24.36), 4×4 lost there (22.10, 24.22; 1 k and 2 k per tile). 4×4 won the float
+# fit at 1 bpp (26.85 -> 27.76) but lost once quantized: 8 Kodak files at 1 bpp, 4×4 against 2×2 lost on every
+# image measured (kodim05 26.89 against 27.16 dB, kodim03 35.23 against 36.63; bench/results/rd_image_cpu_tiles.md).
+MIN_TILE_PARAMS = 3500
+MAX_AUTO_TILES = 2      # per axis, when the encoder chooses; --tiles may ask for up to MAX_TILES
+MIN_TILE_SIDE = 32      # samples along each axis of a tile
 
 
 @dataclass(frozen=True)
-class SirenConfig(ModelConfig):
+class SineNetConfig(ModelConfig):
+    """The sine net's shape, shared by SIREN and D'OH's target net."""
+
     width: int = 96            # neurons per layer (rate control sizes it from the budget)
     layers: int = 4            # sine layers (the first takes the coordinates); a linear output follows
     omega0: float = 30.0       # sine frequency of the hidden layers (SIREN's ω0)
@@ -44,6 +57,22 @@ class SirenConfig(ModelConfig):
                 raise ValueError(f"{name} {value} outside (0, 1000]")
 
 
+@dataclass(frozen=True)
+class SirenConfig(SineNetConfig):
+    # Tiles per axis, one net each (tiling.py); 1 = one net for the whole grid (and every file before 0.5).
+    tiles: int = field(default=1, metadata={TAIL: True})
+
+    def validate(self):
+        super().validate()
+        if not 1 <= self.tiles <= MAX_TILES:
+            raise ValueError(f"tiles {self.tiles} outside 1..{MAX_TILES}")
+
+
+def tiles_of(config, spec) -> int:
+    """How many nets the config has on this grid (configs without tiles have one)."""
+    return tile_count(spec.shape, getattr(config, "tiles", 1))
+
+
 def layer_omega(config: SirenConfig, layer: int) -> float:
     return config.omega0_first if layer == 0 else config.omega0
 
@@ -53,29 +82,41 @@ def siren_layout(config: SirenConfig, spec) -> list:
 
     Bounds are SIREN's init: first layer U(-1/n, 1/n), later layers U(-sqrt(6/n)/ω0, ...), biases
     U(-1/sqrt(n), ...). Sensitivity: sine layers see ω0·W and ω0·b, so an error there is ω0 times
-    larger than in the linear output.
+    larger than in the linear output. A tiled config's tensors have a leading axis of one entry per tile.
     """
     in_features = len(spec.shape) * (1 + 2 * config.pe_freqs)
     w = config.width
     sizes = [in_features] + [w] * config.layers
+    tiles = tiles_of(config, spec)
+    lead = (tiles,) if tiles > 1 else ()
     layout = []
     for i in range(config.layers):
         fan_in, omega = sizes[i], layer_omega(config, i)
         bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / omega
-        layout.append((f"w{i}", (w, fan_in), bound, 1.0 / omega))
-        layout.append((f"b{i}", (w,), 1.0 / math.sqrt(fan_in), 1.0 / omega))
-    layout.append(("w_out", (spec.channels, w), math.sqrt(6.0 / w) / config.omega0, 1.0))
-    layout.append(("b_out", (spec.channels,), 1.0 / math.sqrt(w), 1.0))
+        layout.append((f"w{i}", lead + (w, fan_in), bound, 1.0 / omega))
+        layout.append((f"b{i}", lead + (w,), 1.0 / math.sqrt(fan_in), 1.0 / omega))
+    layout.append(("w_out", lead + (spec.channels, w), math.sqrt(6.0 / w) / config.omega0, 1.0))
+    layout.append(("b_out", lead + (spec.channels,), 1.0 / math.sqrt(w), 1.0))
     return layout
 
 
-def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None) -> torch.Tensor:
-    """The SIREN on `coords` (points, dims), or on the flat grid points grid = (shape, start, count):
-    the fused kernel on CUDA (kernels/sine_mlp.py), the torch reference elsewhere."""
+def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None, shape=None) -> torch.Tensor:
+    """The SIREN on `coords` (points, dims) of a grid of `shape`, or on the flat grid points grid =
+    (shape, start, count): the fused kernel on CUDA (kernels/sine_mlp.py), the torch reference
+    elsewhere; a tiled config through tiling.tiled_sine_mlp (batched torch matmuls on every device)."""
     hidden = range(1, config.layers)
     w0 = params["w0"]
-    wh = torch.stack([params[f"w{i}"] for i in hidden]) if config.layers > 1 else w0.new_empty(0, *w0.shape)
-    bh = torch.stack([params[f"b{i}"] for i in hidden]) if config.layers > 1 else w0.new_empty(0, w0.shape[0])
+    lead = tuple(w0.shape[:-2])  # (tiles,) for a tiled config
+    wh = torch.stack([params[f"w{i}"] for i in hidden], dim=len(lead)) if config.layers > 1 else \
+        w0.new_empty(*lead, 0, *w0.shape[-2:])
+    bh = torch.stack([params[f"b{i}"] for i in hidden], dim=len(lead)) if config.layers > 1 else \
+        w0.new_empty(*lead, 0, w0.shape[-2])
+    if lead:
+        shape, start, count = grid if grid is not None else (shape, 0, None)
+        if coords is None:
+            coords = axis_coords(shape, torch.arange(start, start + count, device=w0.device))
+        return tiled_sine_mlp(Tiling(shape, config.tiles), coords, w0, params["b0"], wh, bh, params["w_out"],
+                              params["b_out"], config.omega0_first, config.omega0, config.pe_freqs)
     shape, start, count = grid if grid is not None else (None, 0, None)
     return kernels.siren_mlp(coords, w0, params["b0"], wh, bh, params["w_out"], params["b_out"],
                              config.omega0_first, config.omega0, config.pe_freqs, shape, start, count)
@@ -85,11 +126,23 @@ def siren_params(config: SirenConfig, spec) -> int:
     return sum(math.prod(shape) for _, shape, _, _ in siren_layout(config, spec))
 
 
-def default_pe_freqs(spec) -> int:
+def default_pe_freqs(spec, tiles: int = 1) -> int:
     """Frequencies above the grid's Nyquist rate (period under 2 samples) only fit noise:
-    a 768-wide image takes all 8 default frequencies, a 31-wide one 3."""
-    nyquist = max(0, int(math.log2(max(spec.shape))) - 1)
-    return min(SirenConfig.pe_freqs, nyquist)
+    a 768-wide image takes all 8 default frequencies, a 31-wide one 3. A tile counts as its own
+    grid (its coordinates span [-1, 1]): a 192-wide tile takes 6, the same finest period in samples."""
+    nyquist = max(0, int(math.log2(max(largest_tile(spec.shape, tiles)))) - 1)
+    return min(SineNetConfig.pe_freqs, nyquist)
+
+
+def image_tiles(spec, target_params: float) -> int:
+    """Tiles per axis for an image net of about target_params: doubled up to MAX_AUTO_TILES while
+    every tile keeps MIN_TILE_PARAMS parameters and MIN_TILE_SIDE samples a side. Audio and video
+    stay untiled (their bench has not measured tiles)."""
+    tiles = 1
+    while (spec.kind == "image" and tiles * 2 <= MAX_AUTO_TILES and min(spec.shape) // (tiles * 2) >= MIN_TILE_SIDE
+           and target_params / tile_count(spec.shape, tiles * 2) >= MIN_TILE_PARAMS):
+        tiles *= 2
+    return tiles
 
 
 @MODELS.register("siren", 1)
@@ -101,15 +154,33 @@ class Siren(LayoutTensors, Representation):
     def __init__(self, config: SirenConfig, spec, generator=None):
         super().__init__(config, spec)
         config.validate()
-        self._init_layout(siren_layout(config, spec), generator)
+        layout = siren_layout(config, spec)
+        if sum(math.prod(shape) for _, shape, _, _ in layout) > MAX_PARAMS:
+            raise ValueError(f"a net over the limit of {MAX_PARAMS} parameters")
+        self._init_layout(layout, generator)
 
     @classmethod
     def default_config(cls, spec, **overrides):
-        overrides.setdefault("pe_freqs", default_pe_freqs(spec))
+        if spec.kind == "image" and not {"width", "tiles"} & overrides.keys():
+            # The default width's parameters, spent on tiles where the image is large enough.
+            untiled = SirenConfig(**{"pe_freqs": default_pe_freqs(spec), **overrides})
+            return cls.sized_config(untiled, spec, siren_params(untiled, spec), frozenset(overrides))
+        overrides.setdefault("pe_freqs", default_pe_freqs(spec, overrides.get("tiles", 1)))
         return SirenConfig(**overrides)
 
     @classmethod
+    def schedule_factor(cls, config, spec) -> float:
+        """K tiles cost about 1/K of one net's arithmetic per step (tiling.py); the default schedule
+        takes √K times the steps, still less time than one net (kodim05 float fit at 1 bpp: 5,000 steps
+        of 2×2 tiles in 203 s against 2,000 of one net in 215 s)."""
+        return math.sqrt(tiles_of(config, spec))
+
+    @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
+        if "tiles" not in fixed:
+            config = dataclasses.replace(config, tiles=image_tiles(spec, target_params))
+            if "pe_freqs" not in fixed:
+                config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
         width = MIN_SIZED_WIDTH
         for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
             if siren_params(dataclasses.replace(config, width=w), spec) > target_params:
@@ -127,7 +198,7 @@ class Siren(LayoutTensors, Representation):
         return ("width", config.width)
 
     def forward_with(self, params, coords):
-        return siren_forward(self.config, params, coords)
+        return siren_forward(self.config, params, coords, shape=self.spec.shape)
 
     def forward_grid_with(self, params, start, count):
         return siren_forward(self.config, params, grid=(self.spec.shape, start, count))

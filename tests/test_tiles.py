@@ -1,0 +1,126 @@
+"""Tiled SIREN: the grid cut into blocks with a net each (codec/models/tiling.py)."""
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import inrcodec
+from inrcodec.errors import CodecError
+from inrcodec.formats import container
+from inrcodec.kernels.reference import siren_mlp
+from inrcodec.models.siren import (MIN_TILE_PARAMS, Siren, SirenConfig, image_tiles, siren_params)
+from inrcodec.models.tiling import Tiling
+from inrcodec.signal import SignalSpec, axis_coords, grid_coords
+from tests.conftest import FAST_FIT, smooth_image
+
+
+def test_every_grid_point_falls_in_one_tile_whose_corners_are_minus_one_and_one():
+    shape = (13, 10)  # 13 rows in 3 tiles of 4/4/5, 10 columns in 3 of 3/3/4
+    tiling = Tiling(shape, 3)
+    tile, local = tiling.locate(grid_coords(shape))
+    rows, cols = np.divmod(np.arange(13 * 10), 10)
+    row_tile = np.searchsorted([0, 4, 8, 13], rows, side="right") - 1
+    col_tile = np.searchsorted([0, 3, 6, 10], cols, side="right") - 1
+    assert tile.tolist() == (row_tile * 3 + col_tile).tolist()
+    for t in range(9):
+        inside = local[tile == t]
+        assert torch.allclose(inside.min(dim=0).values, torch.tensor([-1.0, -1.0]), atol=1e-6)
+        assert torch.allclose(inside.max(dim=0).values, torch.tensor([1.0, 1.0]), atol=1e-6)
+
+
+def test_an_axis_shorter_than_the_tiles_keeps_one_tile_per_sample():
+    tiling = Tiling((2, 40), 4)
+    assert tiling.counts == (2, 4) and tiling.count == 8
+    tile, local = tiling.locate(grid_coords((2, 40)))
+    assert torch.all(local[:, 0] == 0)  # a one-sample tile sits at its centre
+    assert sorted(set(tile.tolist())) == list(range(8))
+
+
+def test_the_tiled_net_is_each_tile_run_through_its_own_siren():
+    spec = SignalSpec("image", (11, 14), 3, 8)
+    config = SirenConfig(width=8, layers=3, pe_freqs=2, tiles=2)
+    model = Siren(config, spec, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model.render()
+    tile, local = Tiling(spec.shape, 2).locate(grid_coords(spec.shape))
+    for t in range(4):
+        p = {name: getattr(model, name)[t] for name in model.transmitted_names()}
+        wanted = siren_mlp(local[tile == t], p["w0"], p["b0"], torch.stack([p["w1"], p["w2"]]),
+                           torch.stack([p["b1"], p["b2"]]), p["w_out"], p["b_out"], 30.0, 30.0, 2)
+        assert torch.allclose(out[tile == t], wanted, atol=1e-5)
+
+
+def test_gradients_reach_every_tile_from_a_random_batch():
+    spec = SignalSpec("image", (20, 24), 1, 8)
+    model = Siren(SirenConfig(width=8, layers=2, pe_freqs=1, tiles=2), spec, generator=torch.Generator().manual_seed(1))
+    index = torch.randperm(20 * 24, generator=torch.Generator().manual_seed(2))[:50]
+    model(axis_coords(spec.shape, index)).square().sum().backward()
+    assert all(model.w0.grad[t].abs().sum() > 0 for t in range(4))
+
+
+def test_rate_control_tiles_large_budgets_and_keeps_small_ones_whole():
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    start = Siren.default_config(spec)
+    assert Siren.sized_config(start, spec, 3 * MIN_TILE_PARAMS).tiles == 1
+    small, large = (Siren.sized_config(start, spec, n) for n in (16_000, 64_000))
+    assert (small.tiles, large.tiles) == (2, 2)  # never past MAX_AUTO_TILES, however large the budget
+    assert siren_params(large, spec) <= 64_000 < siren_params(dataclasses.replace(large, width=large.width + 2), spec)
+    assert large.pe_freqs == small.pe_freqs < SirenConfig.pe_freqs  # a smaller tile, fewer frequencies
+    assert Siren.sized_config(start, spec, 64_000, frozenset({"tiles"})).tiles == start.tiles
+    assert image_tiles(SignalSpec("audio", (1 << 20,), 1, 16), 1e6) == 1
+
+
+def test_tiled_file_round_trips_and_says_its_tiles():
+    image = smooth_image(40, 48, 3, 8, seed=3)
+    data = inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=12)
+    info = inrcodec.info(data)
+    assert info["config"]["tiles"] == 2
+    assert info["parameters"] == 4 * siren_params(SirenConfig(width=12, pe_freqs=info["config"]["pe_freqs"]),
+                                                  SignalSpec("image", (40, 48), 3, 8))
+    decoded = inrcodec.decode(data)
+    assert decoded.shape == image.shape
+    mse = np.mean((decoded.astype(float) - image) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 25
+    assert inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=12) == data  # deterministic
+
+
+def test_a_header_asking_for_a_huge_tiled_net_is_refused_before_allocating():
+    image = smooth_image(40, 48, 3, 8, seed=3)
+    data = inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=8)
+    parsed = container.unpack(data)
+    for config in (SirenConfig(width=1024, layers=16, tiles=16), SirenConfig(width=8, tiles=17)):
+        header = container.Header(parsed.header.spec, parsed.header.method_id, config.to_bytes())
+        hostile = container.pack(header, parsed.sections)
+        with pytest.raises(CodecError):
+            inrcodec.decode(hostile)
+
+
+def test_cli_takes_tiles_for_sine_nets_only(tmp_path):
+    path = tmp_path / "in.png"
+    from PIL import Image
+    Image.fromarray(smooth_image(40, 48, 3, 8, seed=3)).save(path)
+    run = [sys.executable, "-m", "inrcodec", "encode", str(path), "--steps", "40", "--width", "8", "--quiet"]
+    ok = subprocess.run(run + ["--tiles", "2", "-o", str(tmp_path / "a.inrc")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert inrcodec.info(tmp_path / "a.inrc")["config"]["tiles"] == 2
+    bad = subprocess.run(run + ["--tiles", "2", "--method", "finr", "-o", str(tmp_path / "b.inrc")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--tiles does not apply to --method finr" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_doh_target_nets_take_tiles_and_older_doh_files_have_one():
+    from inrcodec.models.doh import Doh, DohConfig
+    image = smooth_image(40, 48, 3, 8, seed=3)
+    data = inrcodec.encode(image, method="doh", fit=FAST_FIT, tiles=2, width=10, latent=600)
+    assert inrcodec.info(data)["config"]["tiles"] == 2
+    assert inrcodec.decode(data).shape == image.shape
+    before = DohConfig(width=10, latent=600, projection=1)
+    assert DohConfig.from_bytes(before.to_bytes()[:-1]) == before  # a 0.4 file ends before the tiles
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    assert Doh.sized_config(Doh.default_config(spec), spec, 40_000).tiles == 1  # tiled only when asked
+    asked = Doh.sized_config(Doh.default_config(spec, tiles=2), spec, 40_000, frozenset({"tiles"}))
+    assert asked.tiles == 2 and asked.pe_freqs == 7
