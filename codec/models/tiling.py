@@ -7,7 +7,7 @@ of one thread at equal parameters (about 64 k, the 1 bpp budget): one net of wid
 10,000 steps, 27.76 dB in 155 s (kodim23: 36.13 against 37.87 dB). At the 0.25 bpp budget (16 k)
 4×4 tiles of width 13 lost (22.10 dB against 22.25 for one net), 2×2 gained (22.50); hence a
 minimum size per tile (siren.MIN_TILE_PARAMS). The 4×4 float gain at 1 bpp did not survive
-quantization (8 Kodak files, every one better with 2×2), so the encoder stops at 2×2
+quantization (8 Kodak files at 1 bpp, 7 better with 2×2), so the encoder stops at 2×2
 (siren.MAX_AUTO_TILES).
 
 Tile j of an axis of n samples cut in t covers samples [j·n//t, (j+1)·n//t), and its own
