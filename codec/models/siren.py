@@ -27,7 +27,8 @@ MAX_PARAMS = 1 << 24    # a header asking for more (wide, deep and tiled) is ref
 # 22.25 -> 22.50 dB, 24.16 -> 24.36), 4×4 lost there (22.10, 24.22; 1 k and 2 k per tile). 4×4 won the float
 # fit at 1 bpp (26.85 -> 27.76) but lost once quantized: 8 Kodak files at 1 bpp, 4×4 against 2×2 lost on 7 of 8
 # (kodim05 26.89 against 27.16 dB, kodim23 36.39 against 37.64; won kodim15, 34.26 against 34.09;
-# bench/results/rd_image_cpu_tiles.md and rd_image_tiles4_1bpp.md).
+# bench/results/rd_image_cpu_tiles.md and rd_image_tiles4_1bpp.md). 3×3 lost to 2×2 on kodim05 and kodim19 at
+# 0.5 and 1 bpp (by 0.08-0.26 dB; rd_image_tiles3.md).
 MIN_TILE_PARAMS = 3500
 MAX_AUTO_TILES = 2      # per axis, when the encoder chooses; --tiles may ask for up to MAX_TILES
 MIN_TILE_SIDE = 32      # samples along each axis of a tile
