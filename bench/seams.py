@@ -69,11 +69,13 @@ def main():
                 start = time.time()
                 file.write_bytes(inrcodec.encode(path, bpp=bpp, quiet=True, **options))
                 decoded = inrcodec.decode(file.read_bytes()).astype(np.float64)
-                tiles = inrcodec.info(file.read_bytes())["config"].get("tiles", 1)
+                config = inrcodec.info(file.read_bytes())["config"]
+                tiles = config.get("tiles", 1)
                 row = {"image": path.name, "bpp": file.stat().st_size * 8 / original[..., 0].size,
-                       "seconds": time.time() - start, **seam_figures(original, decoded, tiles)}
+                       "overlap": config.get("overlap", 0), "seconds": time.time() - start,
+                       **seam_figures(original, decoded, tiles)}
                 rows.append(row)
-                print(f"{path.name} {row['bpp']:.4f} bpp  tiles {tiles}  MSE {row['mse']:.1f}  border "
+                print(f"{path.name} {row['bpp']:.4f} bpp  tiles {tiles}  overlap {row['overlap']}  MSE {row['mse']:.1f}  border "
                       f"{row['border_mse']}  step across {row['step_decoded']} (original {row['step_original']})",
                       flush=True)
     name = "seams" + (f"_{args.tag}" if args.tag else "")
@@ -84,12 +86,12 @@ def main():
              "Border: the two pixel rows/columns either side of each tile border. Step: mean |difference| "
              "between neighbouring pixels across the borders (a seam makes the decoded step larger than the "
              "original's); 'everywhere' is the same over all vertical neighbours.", "",
-             "| image | bpp | tiles | MSE | border MSE | ratio | border share | step decoded | step original "
-             "| step decoded everywhere | step original everywhere |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| image | bpp | tiles | overlap | MSE | border MSE | ratio | border share | step decoded | step original "
+             "| step decoded everywhere | step original everywhere |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = r["border_mse"] / r["mse"] if r["border_mse"] is not None else None
         fmt = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
-        lines.append(f"| {r['image']} | {r['bpp']:.4f} | {r['tiles']} | {fmt(r['mse'], 1)} | {fmt(r['border_mse'], 1)} "
+        lines.append(f"| {r['image']} | {r['bpp']:.4f} | {r['tiles']} | {r.get('overlap', 0)} | {fmt(r['mse'], 1)} | {fmt(r['border_mse'], 1)} "
                      f"| {fmt(ratio)} | {100 * r['border_fraction']:.2f} % | {fmt(r['step_decoded'])} "
                      f"| {fmt(r['step_original'])} | {fmt(r['step_decoded_everywhere'])} | {fmt(r['step_original_everywhere'])} |")
     (args.out / f"{name}.md").write_text("\n".join(lines) + "\n")

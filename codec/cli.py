@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="positional-encoding frequencies (default 8, capped at the grid's Nyquist rate)")
     enc.add_argument("--tiles", type=_positive_int,
                      help="siren, doh: tiles per axis, a net each (default: from the rate; images only)")
+    enc.add_argument("--overlap", type=_non_negative_int,
+                     help="siren: samples each tile's net reaches past its block, blended across the border "
+                          "(default 8 when tiled; 0: tiles meet edge to edge)")
     enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
     enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")
     enc.add_argument("--projection", choices=PROJECTIONS,
@@ -101,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 NAMED_CHOICES = {"decomp": DECOMPOSITIONS, "projection": PROJECTIONS}
 # CLI option -> the model config field it sets (each method takes the fields its config has).
 MODEL_OPTIONS = {"width": "width", "layers": "layers", "omega0": "omega0", "omega0_first": "omega0-first",
-                 "pe_freqs": "pe-freqs", "tiles": "tiles", "latent": "latent", "proj_seed": "proj-seed", "projection": "projection",
+                 "pe_freqs": "pe-freqs", "tiles": "tiles", "overlap": "overlap", "latent": "latent", "proj_seed": "proj-seed", "projection": "projection",
                  "decomp": "decomp", "rank": "rank"}
 
 

@@ -29,8 +29,13 @@ class ModelConfig:
                 object.__setattr__(self, f.name, _as_f32(value))
 
     def to_bytes(self) -> bytes:
+        """The fields in order, less any trailing TAIL fields that hold their defaults: such a config
+        reads back the same, and decoders from before those fields were added can read it too."""
+        fields = list(dataclasses.fields(self))
+        while fields and fields[-1].metadata.get(TAIL) and getattr(self, fields[-1].name) == fields[-1].default:
+            fields.pop()
         out = bytearray()
-        for f in dataclasses.fields(self):
+        for f in fields:
             value = getattr(self, f.name)
             if f.type in (bool, "bool"):
                 out.append(int(value))

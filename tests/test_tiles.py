@@ -11,7 +11,7 @@ import inrcodec
 from inrcodec.errors import CodecError
 from inrcodec.formats import container
 from inrcodec.kernels.reference import siren_mlp
-from inrcodec.models.siren import (MIN_TILE_PARAMS, Siren, SirenConfig, image_tiles, siren_params)
+from inrcodec.models.siren import (MIN_TILE_PARAMS, TILE_OVERLAP, Siren, SirenConfig, image_tiles, siren_params)
 from inrcodec.models.tiling import Tiling
 from inrcodec.signal import SignalSpec, axis_coords, grid_coords
 from tests.conftest import FAST_FIT, smooth_image
@@ -91,7 +91,8 @@ def test_a_header_asking_for_a_huge_tiled_net_is_refused_before_allocating():
     image = smooth_image(40, 48, 3, 8, seed=3)
     data = inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=8)
     parsed = container.unpack(data)
-    for config in (SirenConfig(width=1024, layers=16, tiles=16), SirenConfig(width=8, tiles=17)):
+    for config in (SirenConfig(width=1024, layers=16, tiles=16), SirenConfig(width=8, tiles=17),
+                   SirenConfig(width=8, tiles=2, overlap=65)):
         header = container.Header(parsed.header.spec, parsed.header.method_id, config.to_bytes())
         hostile = container.pack(header, parsed.sections)
         with pytest.raises(CodecError):
@@ -106,6 +107,13 @@ def test_cli_takes_tiles_for_sine_nets_only(tmp_path):
     ok = subprocess.run(run + ["--tiles", "2", "-o", str(tmp_path / "a.inrc")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert inrcodec.info(tmp_path / "a.inrc")["config"]["tiles"] == 2
+    assert inrcodec.info(tmp_path / "a.inrc")["config"]["overlap"] == TILE_OVERLAP
+    ok = subprocess.run(run + ["--tiles", "2", "--overlap", "3", "-o", str(tmp_path / "c.inrc")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert inrcodec.info(tmp_path / "c.inrc")["config"]["overlap"] == 3
+    bad = subprocess.run(run + ["--overlap", "2", "--method", "doh", "-o", str(tmp_path / "d.inrc")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--overlap does not apply to --method doh" in bad.stderr
     bad = subprocess.run(run + ["--tiles", "2", "--method", "finr", "-o", str(tmp_path / "b.inrc")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "--tiles does not apply to --method finr" in bad.stderr
@@ -119,8 +127,65 @@ def test_doh_target_nets_take_tiles_and_older_doh_files_have_one():
     assert inrcodec.info(data)["config"]["tiles"] == 2
     assert inrcodec.decode(data).shape == image.shape
     before = DohConfig(width=10, latent=600, projection=1)
-    assert DohConfig.from_bytes(before.to_bytes()[:-1]) == before  # a 0.4 file ends before the tiles
+    old_bytes = dataclasses.replace(before, tiles=2).to_bytes()[:-1]  # a 0.4 file ends before the tiles
+    assert DohConfig.from_bytes(old_bytes) == before and before.to_bytes() == old_bytes
     spec = SignalSpec("image", (512, 768), 3, 8)
     assert Doh.sized_config(Doh.default_config(spec), spec, 40_000).tiles == 1  # tiled only when asked
     asked = Doh.sized_config(Doh.default_config(spec, tiles=2), spec, 40_000, frozenset({"tiles"}))
     assert asked.tiles == 2 and asked.pe_freqs == 7
+
+
+def test_overlapping_tiles_blend_across_each_border_with_weights_summing_to_one():
+    shape = (40, 30)  # 2×2 tiles: rows 0-19 / 20-39, columns 0-14 / 15-29
+    tiling = Tiling(shape, 2, overlap=4)
+    point, tile, local, weight, runs = tiling.entries(grid_coords(shape))
+    assert runs[0] == 40 * 30 and point[:runs[0]].tolist() == list(range(40 * 30))
+    assert torch.allclose(torch.zeros(40 * 30, dtype=weight.dtype).index_add(0, point, weight), torch.ones(1))
+    rows = point // 30
+    blended_rows = sorted(set(rows[(tile // 2 == 1) & (rows < 20)].tolist()))
+    assert blended_rows == list(range(16, 20))  # the lower tile reaches 4 rows up, and no further
+    top = (tile // 2 == 0) & (point % 30 == 0)  # the top-left tile's first column: rows 0-23, local -1..1
+    assert rows[top].max() == 23
+    assert local[top][:, 0].min() == -1 and torch.isclose(local[top][:, 0].max(), torch.tensor(1.0))
+    lower_share = {r: weight[(rows == r) & (tile // 2 == 1) & (point % 30 == 0)].item() for r in (16, 19, 20, 23)}
+    assert lower_share == pytest.approx({16: 1 / 16, 19: 7 / 16, 20: 9 / 16, 23: 15 / 16})
+
+
+def test_an_overlapping_net_is_the_weighted_sum_of_its_tiles_nets():
+    spec = SignalSpec("image", (36, 34), 2, 8)
+    model = Siren(SirenConfig(width=8, layers=2, pe_freqs=2, tiles=2, overlap=3), spec,
+                  generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        out = model.render()
+    point, tile, local, weight, _ = Tiling(spec.shape, 2, 3).entries(grid_coords(spec.shape))
+    wanted = torch.zeros_like(out)
+    for t in range(4):
+        p = {name: getattr(model, name)[t] for name in model.transmitted_names()}
+        mine = tile == t
+        y = siren_mlp(local[mine], p["w0"], p["b0"], p["w1"][None], p["b1"][None], p["w_out"], p["b_out"], 30.0, 30.0, 2)
+        wanted.index_add_(0, point[mine], y * weight[mine, None].to(y.dtype))
+    assert torch.allclose(out, wanted, atol=1e-5)
+    assert len(point) > 36 * 34  # some points are seen by two or four nets
+
+
+def test_the_encoder_overlaps_its_tiles_and_the_header_keeps_it():
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    tiled = Siren.sized_config(Siren.default_config(spec), spec, 32_000)
+    assert (tiled.tiles, tiled.overlap) == (2, TILE_OVERLAP)
+    assert Siren.sized_config(Siren.default_config(spec), spec, 3 * MIN_TILE_PARAMS).overlap == 0
+    assert Siren.default_config(spec, tiles=2).overlap == TILE_OVERLAP
+    assert Siren.default_config(spec, tiles=2, overlap=0).overlap == 0
+    assert SirenConfig.from_bytes(tiled.to_bytes()[:-1]) == dataclasses.replace(tiled, overlap=0)  # a 0.5.0 header
+    image = smooth_image(40, 48, 3, 8, seed=5)
+    data = inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=10)
+    assert inrcodec.info(data)["config"]["overlap"] == TILE_OVERLAP
+    assert inrcodec.decode(data).shape == image.shape
+
+
+def test_siren_configs_leave_out_tail_fields_at_their_defaults_so_older_decoders_read_untiled_files():
+    one_net, tiled, blended = SirenConfig(width=20), SirenConfig(width=20, tiles=2), SirenConfig(width=20, tiles=2, overlap=8)
+    assert len(tiled.to_bytes()) == len(one_net.to_bytes()) + 1  # a 0.4-length config: no tiles, no overlap
+    assert len(blended.to_bytes()) == len(tiled.to_bytes()) + 1
+    assert blended.to_bytes().startswith(tiled.to_bytes()) and tiled.to_bytes().startswith(one_net.to_bytes())
+    for config in (one_net, tiled, blended, SirenConfig(width=20, overlap=8)):
+        assert SirenConfig.from_bytes(config.to_bytes()) == config

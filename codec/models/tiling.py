@@ -14,6 +14,7 @@ Tile j of an axis of n samples cut in t covers samples [j·n//t, (j+1)·n//t), a
 coordinates run from -1 at its first sample to 1 at its last, so every tile's net sees the same
 input range as an untiled one.
 """
+import itertools
 import math
 
 import torch
@@ -38,37 +39,84 @@ def largest_tile(shape, tiles: int) -> tuple:
 
 
 class Tiling:
-    """Where each point of a grid falls: its tile's number (row-major over the tiles) and its
-    coordinates inside that tile."""
+    """Where each point of a grid falls: the tiles (row-major number) whose nets see it, its coordinates
+    inside each, and the weight each net's output gets.
 
-    def __init__(self, shape, tiles: int):
+    With `overlap` m, tile j's net also covers m samples either side of its block, and across each
+    border the two nets are blended over the 2m samples nearest it (a linear ramp; the weights of a
+    point always sum to 1), so the border has no step between independent fits. m is cut to half the
+    shortest block of an axis, so a point is in at most two tiles per axis."""
+
+    def __init__(self, shape, tiles: int, overlap: int = 0):
         self.shape = tuple(shape)
         self.counts = axis_tiles(shape, tiles)
         self.count = math.prod(self.counts)
+        self.overlaps = tuple(min(overlap, (n // t) // 2) if t > 1 else 0 for n, t in zip(self.shape, self.counts))
+
+    def _axis(self, coords, axis):
+        """[(tile along the axis, local coordinate, weight)] for the point's own tile and its partner
+        across the nearest border (weight 0 outside the blend zones)."""
+        n, t, m = self.shape[axis], self.counts[axis], self.overlaps[axis]
+        position = (coords[:, axis] + 1.0) * ((n - 1) / 2.0)  # in samples
+        starts = torch.tensor([j * n // t for j in range(t + 1)], device=coords.device)
+        sample = torch.round(position).clamp(0, n - 1).to(torch.int64)
+        own = torch.searchsorted(starts, sample, right=True) - 1
+
+        def local(j):
+            first = (starts[j] - m).clamp(min=0)
+            end = (starts[j + 1] + m).clamp(max=n)
+            span = (end - first - 1).clamp(min=1).to(coords.dtype)
+            inside = (position - first.to(coords.dtype)) * (2.0 / span) - 1.0
+            return torch.where(end - first > 1, inside, torch.zeros_like(inside))
+
+        if m == 0:
+            return [(own, local(own), torch.ones_like(position))]
+        low, high = starts[own], starts[own + 1]
+        near_low = (own > 0) & (sample < low + m)
+        near_high = (own < t - 1) & (sample >= high - m)
+        partner = torch.where(near_low, own - 1, torch.where(near_high, own + 1, own))
+        # The weight of the tile after a border rises from 1/(4m) to 1 - 1/(4m) over the 2m samples around it.
+        after_low = (position - (low - m).to(coords.dtype) + 0.5) / (2 * m)
+        after_high = (position - (high - m).to(coords.dtype) + 0.5) / (2 * m)
+        weight = torch.where(near_low, 1.0 - after_low, torch.where(near_high, after_high, torch.zeros_like(position)))
+        return [(own, local(own), 1.0 - weight), (partner, local(partner), weight)]
+
+    def entries(self, coords: torch.Tensor) -> tuple:
+        """(point index, tile number, local coordinates (entries, dims), weight, sizes) of every
+        (point, tile) pair with a nonzero weight, for grid coordinates in [-1, 1]. Entries come in
+        runs (sizes), each naming a point at most once; the first is every point's own tile, in order."""
+        per_axis = [self._axis(coords, axis) for axis in range(len(self.shape))]
+        points = torch.arange(coords.shape[0], device=coords.device)
+        index, tiles, locals_, weights = [], [], [], []
+        for choice in itertools.product(*per_axis):
+            tile = torch.zeros_like(points)
+            weight = torch.ones(coords.shape[0], dtype=coords.dtype, device=coords.device)
+            for (j, _, w), t in zip(choice, self.counts):
+                tile = tile * t + j
+                weight = weight * w
+            keep = weight > 0
+            index.append(points[keep])
+            tiles.append(tile[keep])
+            locals_.append(torch.stack([c[1] for c in choice], dim=-1)[keep])
+            weights.append(weight[keep])
+        return (torch.cat(index), torch.cat(tiles), torch.cat(locals_), torch.cat(weights),
+                [len(i) for i in index])
 
     def locate(self, coords: torch.Tensor) -> tuple:
-        """(tile number (points,), local coordinates (points, dims)) of grid coordinates in [-1, 1]."""
+        """(own tile number (points,), local coordinates in it (points, dims)) of grid coordinates."""
+        per_axis = [self._axis(coords, axis)[0] for axis in range(len(self.shape))]
         tile = torch.zeros(coords.shape[0], dtype=torch.int64, device=coords.device)
-        local = []
-        for axis, (n, t) in enumerate(zip(self.shape, self.counts)):
-            position = (coords[:, axis] + 1.0) * ((n - 1) / 2.0)  # in samples
-            starts = torch.tensor([j * n // t for j in range(t + 1)], device=coords.device)
-            sample = torch.round(position).clamp(0, n - 1).to(torch.int64)
-            j = torch.searchsorted(starts, sample, right=True) - 1
-            first, length = starts[j], starts[j + 1] - starts[j]
-            span = (length - 1).clamp(min=1).to(coords.dtype)
-            inside = (position - first.to(coords.dtype)) * (2.0 / span) - 1.0
-            local.append(torch.where(length > 1, inside, torch.zeros_like(inside)))
+        for (j, _, _), t in zip(per_axis, self.counts):
             tile = tile * t + j
-        return tile, torch.stack(local, dim=-1)
+        return tile, torch.stack([c[1] for c in per_axis], dim=-1)
 
 
 def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: float, omega: float,
                    freqs: int) -> torch.Tensor:
-    """Each point through its own tile's SIREN. Weights carry a leading tile axis: w0 (K, W, in),
+    """Each point through its tile's SIREN (blended across borders where the tiling overlaps). Weights carry a leading tile axis: w0 (K, W, in),
     b0 (K, W), wh (K, L, W, W), bh (K, L, W), wo (K, C, W), bo (K, C). Points are grouped by tile
     and padded to the fullest tile present, so one batched matmul per layer serves every tile."""
-    tile, local = tiling.locate(coords)
+    point, tile, local, weight, runs = tiling.entries(coords)
     features = positional_encoding(local, freqs)
     present, group, sizes = torch.unique(tile, return_inverse=True, return_counts=True)
     order = torch.argsort(group, stable=True)
@@ -80,4 +128,13 @@ def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: 
     for layer in range(wh.shape[1]):
         h = torch.sin(omega * torch.baddbmm(bh[present, layer, None], h, wh[present, layer].transpose(1, 2)))
     out = torch.baddbmm(bo[present, None], h, wo[present].transpose(1, 2))[grouped, slot]
-    return out[torch.argsort(order)]
+    out = out[torch.argsort(order)]
+    if len(runs) == 1:  # no blending: one entry per point, in order, weight 1
+        return out
+    # Run by run, so no point takes two additions at once: the same sums in the same order on every device.
+    out = out * weight[:, None]
+    blended, start = out[:runs[0]], runs[0]
+    for size in runs[1:]:
+        blended = blended.index_add(0, point[start:start + size], out[start:start + size])
+        start += size
+    return blended
