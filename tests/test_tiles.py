@@ -20,7 +20,7 @@ from tests.conftest import FAST_FIT, smooth_image
 def test_every_grid_point_falls_in_one_tile_whose_corners_are_minus_one_and_one():
     shape = (13, 10)  # 13 rows in 3 tiles of 4/4/5, 10 columns in 3 of 3/3/4
     tiling = Tiling(shape, 3)
-    tile, local = tiling.locate(grid_coords(shape))
+    tile, local = tiling.entries(grid_coords(shape))[1:3]
     rows, cols = np.divmod(np.arange(13 * 10), 10)
     row_tile = np.searchsorted([0, 4, 8, 13], rows, side="right") - 1
     col_tile = np.searchsorted([0, 3, 6, 10], cols, side="right") - 1
@@ -34,7 +34,7 @@ def test_every_grid_point_falls_in_one_tile_whose_corners_are_minus_one_and_one(
 def test_an_axis_shorter_than_the_tiles_keeps_one_tile_per_sample():
     tiling = Tiling((2, 40), 4)
     assert tiling.counts == (2, 4) and tiling.count == 8
-    tile, local = tiling.locate(grid_coords((2, 40)))
+    tile, local = tiling.entries(grid_coords((2, 40)))[1:3]
     assert torch.all(local[:, 0] == 0)  # a one-sample tile sits at its centre
     assert sorted(set(tile.tolist())) == list(range(8))
 
@@ -45,7 +45,7 @@ def test_the_tiled_net_is_each_tile_run_through_its_own_siren():
     model = Siren(config, spec, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model.render()
-    tile, local = Tiling(spec.shape, 2).locate(grid_coords(spec.shape))
+    tile, local = Tiling(spec.shape, 2).entries(grid_coords(spec.shape))[1:3]
     for t in range(4):
         p = {name: getattr(model, name)[t] for name in model.transmitted_names()}
         wanted = siren_mlp(local[tile == t], p["w0"], p["b0"], torch.stack([p["w1"], p["w2"]]),

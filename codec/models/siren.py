@@ -83,6 +83,11 @@ class SirenConfig(SineNetConfig):
             raise ValueError(f"overlap {self.overlap} outside 0..{MAX_OVERLAP}")
 
 
+def default_overlap(tiles: int) -> int:
+    """The encoder's overlap for a net of `tiles` per axis (one net has no borders)."""
+    return TILE_OVERLAP if tiles > 1 else 0
+
+
 def tiles_of(config, spec) -> int:
     """How many nets the config has on this grid (configs without tiles have one)."""
     return tile_count(spec.shape, getattr(config, "tiles", 1))
@@ -182,7 +187,7 @@ class Siren(LayoutTensors, Representation):
             untiled = SirenConfig(**{"pe_freqs": default_pe_freqs(spec), **overrides})
             return cls.sized_config(untiled, spec, siren_params(untiled, spec), frozenset(overrides))
         overrides.setdefault("pe_freqs", default_pe_freqs(spec, overrides.get("tiles", 1)))
-        overrides.setdefault("overlap", TILE_OVERLAP if overrides.get("tiles", 1) > 1 else 0)
+        overrides.setdefault("overlap", default_overlap(overrides.get("tiles", 1)))
         return SirenConfig(**overrides)
 
     @classmethod
@@ -199,7 +204,7 @@ class Siren(LayoutTensors, Representation):
             if "pe_freqs" not in fixed:
                 config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
         if "overlap" not in fixed:
-            config = dataclasses.replace(config, overlap=TILE_OVERLAP if config.tiles > 1 else 0)
+            config = dataclasses.replace(config, overlap=default_overlap(config.tiles))
         width = MIN_SIZED_WIDTH
         for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
             if siren_params(dataclasses.replace(config, width=w), spec) > target_params:

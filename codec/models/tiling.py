@@ -102,20 +102,13 @@ class Tiling:
         return (torch.cat(index), torch.cat(tiles), torch.cat(locals_), torch.cat(weights),
                 [len(i) for i in index])
 
-    def locate(self, coords: torch.Tensor) -> tuple:
-        """(own tile number (points,), local coordinates in it (points, dims)) of grid coordinates."""
-        per_axis = [self._axis(coords, axis)[0] for axis in range(len(self.shape))]
-        tile = torch.zeros(coords.shape[0], dtype=torch.int64, device=coords.device)
-        for (j, _, _), t in zip(per_axis, self.counts):
-            tile = tile * t + j
-        return tile, torch.stack([c[1] for c in per_axis], dim=-1)
-
 
 def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: float, omega: float,
                    freqs: int) -> torch.Tensor:
-    """Each point through its tile's SIREN (blended across borders where the tiling overlaps). Weights carry a leading tile axis: w0 (K, W, in),
-    b0 (K, W), wh (K, L, W, W), bh (K, L, W), wo (K, C, W), bo (K, C). Points are grouped by tile
-    and padded to the fullest tile present, so one batched matmul per layer serves every tile."""
+    """Each point through its tile's SIREN, blended across borders where the tiling overlaps. Weights
+    carry a leading tile axis: w0 (K, W, in), b0 (K, W), wh (K, L, W, W), bh (K, L, W), wo (K, C, W),
+    bo (K, C). Points are grouped by tile and padded to the fullest tile present, so one batched matmul
+    per layer serves every tile."""
     point, tile, local, weight, runs = tiling.entries(coords)
     features = positional_encoding(local, freqs)
     present, group, sizes = torch.unique(tile, return_inverse=True, return_counts=True)
