@@ -77,6 +77,9 @@ class DohConfig(SineNetConfig):
     # Whole kodim01 at 0.25 bpp: one net 24.64 dB (2,000 steps); 2×2 tiles at SIREN's rule (width 38,
     # 4,000 steps) 24.63; 2×2 tiles of width 50 (3.5 target weights per latent entry) 24.72, as tiled
     # SIREN. Not a gain worth the longer encode (404-530 s against 444 s, beside other encodes).
+    # Whole kodim23 / kodim05 at 0.5 bpp, 2×2 tiles at the default sizing (width 56, 4,000 steps, cosine):
+    # 34.06 / 24.26 dB against one net's 33.69 / 24.11 (2,000 steps) and 34.11 / 24.07 (4,000 steps),
+    # still short of tiled SIREN's 35.03 / 24.41, in 764-778 s.
     tiles: int = field(default=1, metadata={TAIL: True})
 
     def validate(self):
@@ -133,6 +136,11 @@ class Doh(Representation):
     # (SIREN 24.14 / 29.57); 1e-3 without trim 23.86 / 29.38, since the coarser table entry lost the gain.
     # The 8 whole Kodak images (bench/results/rd_image_cpu2000_doh_trim.md): 26.24 -> 26.34 dB at 0.25 bpp,
     # 27.87 -> 28.13 at 0.5 (SIREN 26.05 / 27.98).
+    # Tried and not kept: an exponential decay of the float phase's rate, 0.2 -> 0.002, instead of the cosine to
+    # 0.01 (the fit gains mostly as the rate falls: whole kodim23 at 0.5 bpp was at 27.6 dB at step 1,000 of
+    # 2,000 and 29.4 at 1,400). The 8 whole Kodak images (bench/results/rd_image_doh_expdecay.md, 2,000 CPU
+    # steps): 26.34 -> 26.28 dB at 0.25 bpp (5 of 8 lower) but 28.14 -> 28.26 at 0.5 (7 of 8 higher, kodim23
+    # +0.36). A rule by latent size would fit one run; SIREN lost with it (kodim23 at 0.5 bpp 35.03 -> 34.40).
     fit_defaults_by_kind = {"image": {"weight_decay": 0.03, "qat_lr": 1e-3}}
     bits_per_param_by_kind = {"image": 5.0}
     decayed_names = ("z",)
