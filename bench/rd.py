@@ -297,14 +297,14 @@ def write_markdown(file, report):
     for method in methods:
         others = [c for c in (*present, *METHODS) if c != method and any(p["codec"] == c for p in points)]
         lines += [f"## {method}: matched rates (mean over images)", "",
-                  f"| target bpp | {method} bpp | {method} PSNR | "
-                  + " | ".join(f"{NAMES.get(c, c)} PSNR" for c in others) + " | failed |",
+                  "| " + " | ".join(["target bpp", f"{method} bpp", f"{method} PSNR",
+                                     *(f"{NAMES.get(c, c)} PSNR" for c in others), "failed"]) + " |",
                   "|---:|---:|---:|" + "---:|" * len(others) + "---:|"]
         for r in report["matched"][method]:
             n = r["psnr"][1]
-            cells = " | ".join(fmt(*r[c], n) for c in others)
-            lines.append(f"| {r['target']:g} | {fmt(r['bpp'][0], digits=4)} | {fmt(*r['psnr'], n)} | "
-                         f"{cells} | {r['failed']} |")
+            cells = [f"{r['target']:g}", fmt(r['bpp'][0], digits=4), fmt(*r['psnr'], n),
+                     *(fmt(*r[c], n) for c in others), str(r['failed'])]
+            lines.append("| " + " | ".join(cells) + " |")
         lines += ["", f"## {method} per image", "",
                   "| image | target bpp | bytes | bpp | PSNR | encode s | decode s |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
@@ -316,7 +316,7 @@ def write_markdown(file, report):
                     lines.append(f"| {p['image']} | {p['setting'][4:]} | {p['bytes']} | {p['bpp']:.4f} | "
                                  f"{p['psnr']:.2f} | {p['enc_s']:.1f} | {p['dec_s']:.2f} |")
         table = report.get("bd_rate", {}).get(method)
-        if table:
+        if table and present:  # a run without other codecs has nothing to measure against
             lines += ["", f"## BD-rate of {method} (log-rate vs PSNR, piecewise cubic; negative = fewer bits)", "",
                       "| image | " + " | ".join(f"vs {NAMES[c]}" for c in present) + " |",
                       "|---|" + "---:|" * len(present)]
