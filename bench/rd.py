@@ -289,7 +289,7 @@ def write_markdown(file, report):
              f"({m.get('torch_threads')} threads), CUDA: {m.get('cuda') or 'none'}.",
              *(f"Merged from another run ({o['date']}): {', '.join(o['codecs'])} on {o['machine']['processor']}, "
                f"{o['machine']['cpu_count']} CPUs, CUDA: {o['machine'].get('cuda') or 'none'}."
-               for o in report.get("merged", [])),
+               + (f" Note: {o['note']}" if o.get("note") else "") for o in report.get("merged", [])),
              *([f"Note: {report['note']}"] if report.get("note") else []), "",
              "Rate is the whole file (bytes × 8 / pixels); PSNR over all subpixels. Other codecs' PSNR is "
              "interpolated (linear in log-bpp) at each image's bpp for the method, then averaged; "
@@ -413,7 +413,7 @@ def rewrite(json_files, out, tag):
         report["images"] = list(dict.fromkeys(report["images"] + other["images"]))
         report["codecs"] = list(dict.fromkeys(report["codecs"] + other["codecs"]))
         report["targets_bpp"] = sorted(set(report["targets_bpp"]) | set(other["targets_bpp"]))
-        report.setdefault("merged", []).append({k: other.get(k) for k in ("date", "machine", "steps", "codecs")})
+        report.setdefault("merged", []).append({k: other.get(k) for k in ("date", "machine", "steps", "codecs", "note")})
     json_file = json_files[0] if len(json_files) == 1 and not tag else out / f"rd_image_{tag or 'merged'}.json"
     for p in report["points"]:  # runs before doh was benchmarked labelled siren "inrcodec"
         p["codec"] = "siren" if p["codec"] == "inrcodec" else p["codec"]
