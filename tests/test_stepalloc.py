@@ -84,12 +84,14 @@ def test_trim_moves_few_entries_one_step_toward_zero_until_the_file_fits(rgb8):
     steps = assign_steps(model, -24)
     size = len(_pack(model, signal.spec, steps))
     cap = size - 2  # a QAT overshoot: a few bytes over
-    fraction = 0.1  # this net has 1,107 entries; the default 2 % moves too few of them to save 2 bytes
+    fraction = TRIM_MAX_FRACTION  # this net has 1,107 entries: 2 % would move too few of them to save 2 bytes
     fits = lambda s: len(_pack(model, signal.spec, s)) <= cap  # noqa: E731
     before, start = _symbols(model, steps), {n: p.detach().clone() for n, p in model.transmitted()}
     psnr_before = _decoded_psnr(model, signal, steps, torch.device("cpu"))
     kept = dict(steps)
-    assert model.trim_to_fit(steps, fits, fraction)
+    assert not model.trim_to_fit(steps, fits, 0.02)  # the limit before 0.5.2: it gives up, moving nothing
+    assert all(torch.equal(p.detach(), start[n]) for n, p in model.transmitted())
+    assert model.trim_to_fit(steps, fits)  # the default limit, TRIM_MAX_FRACTION
     assert steps == kept and fits(steps)
     after, moved = _symbols(model, steps), 0
     for name, symbol in after.items():
