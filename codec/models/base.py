@@ -11,9 +11,9 @@ from inrcodec.signal import SignalSpec, axis_coords
 # trim_to_fit moves at most this fraction of the entries; a larger overshoot takes a coarser step instead.
 # Whole kodim05 at 0.5 bpp (D'OH, QAT lr 1e-3) was 11 bytes over 24,576; a coarser table entry for z and
 # the slack re-spent gave 23.86 dB, trimming 24.11. On kodim19's 256×256 centre: 26.97 against 27.21 dB.
-# 10 % since 0.5.2 (2 % before). The entries trimmed first sit nearest a rounding boundary, so 10 % of them
-# adds at most about 0.1 step of error each, where a coarser step re-rounds every entry and undoes QAT's fit
-# to the grid. Whole kodim23 / kodim05 at 0.5 bpp with D'OH and 600 QAT steps overshot by more than 2 %
+# 10 % since 0.5.2 (2 % before). The entries trimmed first sit nearest a rounding boundary: one at distance d
+# from it goes from 0.5 - d to 0.5 + d steps of error, a small change while d is small. A coarser step
+# re-rounds every entry and undoes QAT's fit to the grid. Whole kodim23 / kodim05 at 0.5 bpp with D'OH and 600 QAT steps overshot by more than 2 %
 # took: 33.56 / 23.75 dB through the coarser step, and 33.79 / 24.11 trimmed within 10 % (33.81 / 24.14
 # before either).
 TRIM_MAX_FRACTION = 0.1
