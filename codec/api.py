@@ -432,7 +432,7 @@ def encode(source, **options) -> bytes:
     chunk= (samples or frames per chunk), quiet=, verbose=, and the method's config fields
     (siren: width, layers, omega0, omega0_first, pe_freqs, tiles (per axis; images), overlap (samples
     blended across tile borders); doh: those but overlap, plus latent, proj_seed, projection (0 dense,
-    1 Hadamard, the default);
+    1 Hadamard, the default for one net, 2 per-tile Hadamard, the default when tiled);
     finr: decomp (0 cp, 1 tucker, 2 tt), rank, width, layers, omega0, pe_freqs, fold).
     """
     return encode_report(source, **options).data

@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
     enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")
     enc.add_argument("--projection", choices=PROJECTIONS,
-                     help="doh: hadamard (default: ±1 Hadamard rows, fast) or dense (hashed entries, as before 0.4)")
+                     help="doh: hadamard (±1 Hadamard rows, fast; the default for one net), per-tile (hadamard, each "
+                          "tile from a slice of the latent of its own; the default when tiled) or dense (hashed "
+                          "entries, as before 0.4)")
     enc.add_argument("--decomp", choices=DECOMPOSITIONS, help="finr: tensor decomposition (default cp)")
     enc.add_argument("--rank", type=_positive_int, help="finr: decomposition rank (default: sized from the rate)")
     enc.add_argument("--chunk", type=_positive_int,

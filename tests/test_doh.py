@@ -259,3 +259,62 @@ def test_weight_decay_holds_z_smaller_and_the_fit_still_learns():
         stds[decay] = float(model.z.detach().std())
         assert loss < 0.3 * flat_loss(signal)
     assert stds[0.05] < 0.85 * stds[0.0], stds
+
+
+def test_per_tile_projection_generates_each_tile_from_its_own_slice_of_the_latent():
+    from inrcodec.models.doh import PER_TILE, latent_slices
+    spec = SignalSpec("image", (16, 12), 3, 8)
+    config = DohConfig(width=8, layers=2, pe_freqs=1, latent=101, tiles=2, projection=PER_TILE)
+    model = Doh(config, spec, generator=torch.Generator().manual_seed(2))
+    assert model.gain.numel() == 4 * 6  # a gain per tile and tensor
+    slices = latent_slices(101, 4)
+    assert slices == [(0, 25), (25, 50), (50, 75), (75, 101)]
+    with torch.no_grad():
+        model.gain.copy_(torch.linspace(-0.5, 0.5, 24))
+    params = model.generated(model.z, model.gain)
+    # The wire's definition, spelled out: tile t's tensor l is s_l 2^gain[t, l] H D_{t·L+l} z_t / sqrt(m_t).
+    for t, (start, end) in enumerate(slices):
+        for index, (name, shape, bound, _) in enumerate(model._layout):
+            rows = int(np.prod(shape[1:]))
+            signs = hadamard_signs(0, t * 6 + index, rows, end - start)
+            expected = hadamard_project(model.z.detach()[start:end] / np.sqrt(end - start), signs, [rows])[0]
+            expected = expected * (bound / np.sqrt(3.0)) * 2.0 ** model.gain.detach()[t * 6 + index]
+            assert torch.allclose(params[name][t].detach().reshape(-1), expected, rtol=1e-5, atol=1e-7)
+    # Tile 1's net reaches z only through its own slice.
+    loss = sum((tensor[1] ** 2).sum() for tensor in params.values())
+    loss.backward()
+    reached = model.z.grad.abs() > 0
+    assert reached[25:50].all() and not reached[:25].any() and not reached[50:].any()
+
+
+def test_one_tile_per_tile_projection_is_the_hadamard_one():
+    from inrcodec.models.doh import PER_TILE
+    spec = SignalSpec("image", (8, 8), 3, 8)
+    made = [Doh(DohConfig(width=8, latent=64, pe_freqs=2, projection=kind), spec,
+                generator=torch.Generator().manual_seed(4)) for kind in (HADAMARD, PER_TILE)]
+    first, second = (model.generated(model.z, model.gain) for model in made)
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_tiled_doh_encodes_with_per_tile_latents_unless_asked_otherwise():
+    from inrcodec.models.doh import PER_TILE
+    image = smooth_image(40, 48, 3, 8, seed=3)
+    fit = dataclasses.replace(DOH_FIT, steps=80, qat_steps=10)
+    result = inrcodec.api.encode_report(image, method="doh", tiles=2, width=10, latent=600, fit=fit)
+    summary = inrcodec.info(result.data)
+    assert summary["config"]["projection"] == PER_TILE and summary["config"]["tiles"] == 2
+    assert summary["parameters"] == 600 + 4 * 2 * (TARGET_LAYERS + 1)
+    assert result.psnr == pytest.approx(psnr(inrcodec.decode(result.data), image, 255), abs=1e-9)
+    shared = inrcodec.encode(image, method="doh", tiles=2, width=10, latent=600, projection=HADAMARD, fit=fit)
+    assert inrcodec.info(shared)["config"]["projection"] == HADAMARD
+    assert inrcodec.decode(shared).shape == image.shape
+
+
+def test_a_per_tile_header_with_fewer_latent_entries_than_tiles_is_refused():
+    from inrcodec.formats import container
+    from inrcodec.models.doh import PER_TILE
+    spec = SignalSpec("image", (64, 64), 3, 8)
+    config = DohConfig(width=8, latent=16, tiles=8, projection=PER_TILE)  # 64 tiles, 16 entries
+    data = container.pack(container.Header(spec, 2, config.to_bytes()), [(1, b"")])
+    with pytest.raises(inrcodec.CodecError, match="slice"):
+        inrcodec.decode(data)

@@ -130,9 +130,25 @@ def test_doh_target_nets_take_tiles_and_older_doh_files_have_one():
     old_bytes = dataclasses.replace(before, tiles=2).to_bytes()[:-1]  # a 0.4 file ends before the tiles
     assert DohConfig.from_bytes(old_bytes) == before and before.to_bytes() == old_bytes
     spec = SignalSpec("image", (512, 768), 3, 8)
-    assert Doh.sized_config(Doh.default_config(spec), spec, 40_000).tiles == 1  # tiled only when asked
-    asked = Doh.sized_config(Doh.default_config(spec, tiles=2), spec, 40_000, frozenset({"tiles"}))
+    asked = Doh.sized_config(Doh.default_config(spec, tiles=2), spec, 20_000, frozenset({"tiles"}))
     assert asked.tiles == 2 and asked.pe_freqs == 7
+
+
+def test_doh_tiles_large_image_latents_per_tile_and_never_against_the_user():
+    from inrcodec.models.doh import HADAMARD, MIN_TILE_LATENT, PER_TILE, Doh
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    large = Doh.sized_config(Doh.default_config(spec), spec, 4 * MIN_TILE_LATENT)
+    assert (large.tiles, large.projection, large.pe_freqs) == (2, PER_TILE, 7)
+    small = Doh.sized_config(Doh.default_config(spec), spec, 4 * MIN_TILE_LATENT - 4)
+    assert (small.tiles, small.projection, small.pe_freqs) == (1, HADAMARD, 8)
+    fixed = frozenset({"tiles"})
+    assert Doh.sized_config(Doh.default_config(spec, tiles=1), spec, 40_000, fixed).tiles == 1
+    shared = Doh.sized_config(Doh.default_config(spec, projection=HADAMARD), spec, 40_000, frozenset({"projection"}))
+    assert (shared.tiles, shared.projection) == (2, HADAMARD)
+    narrow = SignalSpec("image", (40, 4000), 3, 8)  # a 20-row tile is under MIN_TILE_SIDE
+    assert Doh.sized_config(Doh.default_config(narrow), narrow, 40_000).tiles == 1
+    audio = SignalSpec("audio", (400_000,), 1, 16)
+    assert Doh.sized_config(Doh.default_config(audio), audio, 40_000).tiles == 1
 
 
 def test_overlapping_tiles_blend_across_each_border_with_weights_summing_to_one():

@@ -24,9 +24,9 @@ from inrcodec import kernels
 from inrcodec.config import TAIL
 from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_uniform
 from inrcodec.models.base import Representation
-from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, SineNetConfig, default_pe_freqs,
+from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, default_pe_freqs,
                                    siren_forward, siren_layout, siren_params, tiles_of)
-from inrcodec.models.tiling import MAX_TILES
+from inrcodec.models.tiling import MAX_TILES, tile_count
 from inrcodec.registry import MODELS
 
 MAX_LATENT = 1 << 20
@@ -39,6 +39,11 @@ MIN_LATENT = 16
 # 1,035-1,040 s against 626-641 s. Mixed, for 1.6 times the encode, so 2 stays.
 TARGET_OVER_LATENT = 2.0
 MIN_TARGET_WIDTH = 16
+# Images are cut in 2×2 tiles (PER_TILE projections) where every tile's slice of z keeps this many entries.
+# Whole kodim23 / kodim05, 2×2 tiles against one net (2,000 CPU steps one net, 4,000 tiled, single encodes):
+# at 0.5 bpp (9,830 entries a tile) 34.46 / 24.33 dB against 33.80 / 24.16; at 0.25 bpp (4,915 a tile)
+# 31.75 / 22.23 against 31.28 / 22.36, mixed, so 0.25 bpp stays one net. (A prototype with other hash seeds per tile.)
+MIN_TILE_LATENT = 8192
 # D'OH's target net is deeper than SIREN's default 4 sine layers: depth is nearly free when z, not the
 # target's weights, is what the file pays for. The 8 Kodak 256×256 centres, 2,000 CPU steps: 6 layers
 # gained +0.10 dB at 0.25 bpp and +0.25 dB at 0.5 bpp over 4 (kodim13 at 0.25 lost 0.69). On kodim23/05
@@ -66,18 +71,21 @@ MAX_PROJECTION_ENTRIES = 1 << 36
 # Projection kinds (DohConfig.projection).
 DENSE = 0     # entries U(-1, 1) straight from the hash: O(rows × m) per product
 HADAMARD = 1  # ±1 entries, Hadamard rows times hashed sign diagonals: O(rows log m)
-PROJECTIONS = ("dense", "hadamard")  # the kinds' names, by value (the CLI's --projection)
+PER_TILE = 2  # HADAMARD, but each tile's net generated from a slice of z of its own (one tile: HADAMARD)
+PROJECTIONS = ("dense", "hadamard", "per-tile")  # the kinds' names, by value (the CLI's --projection)
 
 
 @dataclass(frozen=True)
 class DohConfig(SineNetConfig):
     latent: int = 4096         # length of the transmitted latent z (the rate knob)
     proj_seed: int = 0         # seed of the hashed projections
-    # DENSE or HADAMARD. Files written before this field existed are DENSE; the encoder writes HADAMARD.
+    # DENSE, HADAMARD or PER_TILE. Files written before this field existed are DENSE; the encoder writes
+    # HADAMARD for one net and PER_TILE for tiled ones (0.5.3; tiled files of 0.5-0.5.2 are HADAMARD).
     projection: int = field(default=DENSE, metadata={TAIL: True})
     # The target net's tiles per axis (tiling.py), as SIREN's; files before 0.5 end before it (one net).
-    # SIREN's images are tiled by default (siren.image_tiles), D'OH's only when the user asks (--tiles).
-    # Whole kodim01 at 0.25 bpp: one net 24.64 dB (2,000 steps); 2×2 tiles at SIREN's rule (width 38,
+    # Since 0.5.3 D'OH's images are tiled where every tile keeps MIN_TILE_LATENT entries of z (image_tiles
+    # below), with PER_TILE projections. Every tile generated from all of z (HADAMARD) was not worth it:
+    # whole kodim01 at 0.25 bpp: one net 24.64 dB (2,000 steps); 2×2 tiles at SIREN's rule (width 38,
     # 4,000 steps) 24.63; 2×2 tiles of width 50 (3.5 target weights per latent entry) 24.72, as tiled
     # SIREN. Not a gain worth the longer encode (404-530 s against 444 s, beside other encodes).
     # Whole kodim23 / kodim05 at 0.5 bpp, 2×2 tiles at the default sizing (width 56, 4,000 steps, cosine):
@@ -89,12 +97,17 @@ class DohConfig(SineNetConfig):
         super().validate()
         if not 1 <= self.tiles <= MAX_TILES:
             raise ValueError(f"tiles {self.tiles} outside 1..{MAX_TILES}")
-        if self.projection not in (DENSE, HADAMARD):
+        if self.projection not in (DENSE, HADAMARD, PER_TILE):
             raise ValueError(f"unknown projection kind {self.projection}")
         if not MIN_LATENT <= self.latent <= MAX_LATENT:
             raise ValueError(f"latent {self.latent} outside {MIN_LATENT}..{MAX_LATENT}")
         if not 0 <= self.proj_seed < 1 << 32:
             raise ValueError(f"proj_seed {self.proj_seed} outside 0..2**32-1")
+
+
+def latent_slices(latent: int, tiles: int) -> list:
+    """[(start, end)] of each tile's slice of z for PER_TILE: near-equal and contiguous, in tile order."""
+    return [(t * latent // tiles, (t + 1) * latent // tiles) for t in range(tiles)]
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
@@ -108,6 +121,14 @@ def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
     init scale s_l 26.64.
     """
     return grad / (grad.pow(2).mean().sqrt() + 1e-30)
+
+
+def image_tiles(spec, latent: int) -> int:
+    """Tiles per axis for a D'OH image net with this latent: 2 where every tile's slice keeps MIN_TILE_LATENT
+    entries and MIN_TILE_SIDE samples a side, else 1. Audio and video stay untiled (unmeasured)."""
+    two = spec.kind == "image" and min(spec.shape) // 2 >= MIN_TILE_SIDE \
+        and latent / tile_count(spec.shape, 2) >= MIN_TILE_LATENT
+    return 2 if two else 1
 
 
 @MODELS.register("doh", 2)
@@ -171,9 +192,13 @@ class Doh(Representation):
         # z is stored and trained at unit scale; generated() applies sqrt(3/m). That keeps Adam's
         # step (absolute, per coordinate) meaning the same relative change whatever m is.
         self.z = torch.nn.Parameter(torch.randn(config.latent, generator=generator))
-        # A learned log2 gain per target tensor: the fitted net's layers drift from their init scales,
-        # which a single z can only follow by spending latent capacity on it.
-        self.gain = torch.nn.Parameter(torch.zeros(len(self._layout)))
+        # PER_TILE generates each tile's net from a slice of z of its own; other kinds, every tile from all of z.
+        self._slices = latent_slices(config.latent, tiles_of(config, spec) if config.projection == PER_TILE else 1)
+        if any(end == start for start, end in self._slices):
+            raise ValueError(f"a latent of {config.latent} cannot give each of {len(self._slices)} tiles a slice")
+        # A learned log2 gain per target tensor (and tile, for PER_TILE): the fitted net's layers drift from
+        # their init scales, which a single z can only follow by spending latent capacity on it.
+        self.gain = torch.nn.Parameter(torch.zeros(len(self._slices) * len(self._layout)))
         self._cache = None  # dense projections kept for fitting when they fit in CACHE_BYTES
         self._signs_cache = None  # the Hadamard projections' sign diagonals (rows/M × m entries)
 
@@ -181,7 +206,9 @@ class Doh(Representation):
     def default_config(cls, spec, **overrides):
         overrides.setdefault("pe_freqs", default_pe_freqs(spec, overrides.get("tiles", 1)))
         overrides.setdefault("layers", TARGET_LAYERS)
-        overrides.setdefault("projection", HADAMARD)
+        # Tiles, each from a slice of z of its own: whole kodim23 / kodim05 at 0.5 bpp (2×2 tiles of width 56,
+        # 4,000 CPU steps) gave 34.46 / 24.33 dB, against 34.06 / 24.26 with every tile generated from all of z.
+        overrides.setdefault("projection", PER_TILE if overrides.get("tiles", 1) > 1 else HADAMARD)
         return DohConfig(**overrides)
 
     @classmethod
@@ -191,6 +218,12 @@ class Doh(Representation):
         latent = int(min(MAX_LATENT, max(MIN_LATENT, target_params)))
         if "layers" not in fixed and spec.kind == "image" and latent >= DEEP_MIN_LATENT:
             config = dataclasses.replace(config, layers=DEEP_TARGET_LAYERS)
+        if "tiles" not in fixed:
+            config = dataclasses.replace(config, tiles=image_tiles(spec, latent))
+            if "pe_freqs" not in fixed:
+                config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
+            if "projection" not in fixed:
+                config = dataclasses.replace(config, projection=PER_TILE if config.tiles > 1 else HADAMARD)
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
         width = MIN_TARGET_WIDTH
@@ -224,6 +257,8 @@ class Doh(Representation):
 
     def generated(self, z: torch.Tensor, gain: torch.Tensor) -> dict:
         """The target SIREN's tensors, θ_l = s_l · 2^gain_l · P_l z."""
+        if self.config.projection == PER_TILE:
+            return self._generated_per_tile(z, gain)
         params = {}
         m, seed = self.config.latent, self.config.proj_seed
         # Unit-variance P z: dense entries have variance 1/3, Hadamard ones are ±1.
@@ -243,13 +278,34 @@ class Doh(Representation):
                 params[name].register_hook(_unit_rms)
         return params
 
-    def _signs(self) -> torch.Tensor:
-        """Every tensor's sign diagonals, stacked once (hadamard_project's layout), not every step."""
-        if self._signs_cache is None or self._signs_cache.device != self.z.device:
-            self._signs_cache = torch.cat([hadamard_signs(self.config.proj_seed, i, math.prod(shape),
-                                                          self.config.latent, self.z.device)
-                                           for i, (_, shape, _, _) in enumerate(self._layout)])
-        return self._signs_cache
+    def _generated_per_tile(self, z: torch.Tensor, gain: torch.Tensor) -> dict:
+        """PER_TILE's tensors: tile t's are s_l · 2^gain_{t,l} · P_{t,l} z_t, z_t its slice of z."""
+        tiles, count = len(self._slices), len(self._layout)
+        gains = torch.exp2(gain).reshape(tiles, count)
+        scales = [bound / math.sqrt(3.0) for _, _, bound, _ in self._layout]
+        rows = [math.prod(shape) // tiles for _, shape, _, _ in self._layout]
+        pieces = [[] for _ in self._layout]
+        for t, ((start, end), signs) in enumerate(zip(self._slices, self._signs())):
+            flats = hadamard_project(z[start:end] * math.sqrt(1.0 / (end - start)), signs, rows)
+            for index, (_, shape, _, _) in enumerate(self._layout):
+                piece = (scales[index] * gains[t, index] * flats[index]).reshape(shape[1:] if tiles > 1 else shape)
+                if piece.requires_grad:
+                    piece.register_hook(_unit_rms)  # per tile: each tile's tensors are balanced on their own slice
+                pieces[index].append(piece)
+        return {name: torch.stack(pieces[index]) if tiles > 1 else pieces[index][0]
+                for index, (name, _, _, _) in enumerate(self._layout)}
+
+    def _signs(self):
+        """Every tensor's sign diagonals, stacked once (hadamard_project's layout), not every step; for
+        PER_TILE a list of them, one per tile (tile t's tensor l takes the hash's projection t·L + l)."""
+        if self._signs_cache is None or self._signs_cache[0].device != self.z.device:
+            tiles, seed = len(self._slices), self.config.proj_seed
+            rows = [math.prod(shape) // tiles for _, shape, _, _ in self._layout]
+            per_tile = [torch.cat([hadamard_signs(seed, t * len(rows) + i, n, end - start, self.z.device)
+                                   for i, n in enumerate(rows)])
+                        for t, (start, end) in enumerate(self._slices)]
+            self._signs_cache = per_tile
+        return self._signs_cache if self.config.projection == PER_TILE else self._signs_cache[0]
 
     def _projections(self):
         if kernels.use_triton(self.z):
