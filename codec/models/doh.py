@@ -42,8 +42,10 @@ MIN_TARGET_WIDTH = 16
 # Images are cut in 2×2 tiles (PER_TILE projections) where every tile's slice of z keeps this many entries.
 # Whole kodim23 / kodim05, 2×2 tiles against one net (2,000 CPU steps one net, 4,000 tiled, single encodes):
 # at 0.5 bpp (9,830 entries a tile) 34.46 / 24.33 dB against 33.80 / 24.16; at 0.25 bpp (4,915 a tile)
-# 31.75 / 22.23 against 31.28 / 22.36, mixed, so 0.25 bpp stays one net. (A prototype with other hash seeds per tile.)
-MIN_TILE_LATENT = 8192
+# 31.75 / 22.23 against 31.28 / 22.36 (a prototype with other hash seeds per tile). The 8 Kodak images at
+# 0.25 bpp with 2×2 tiles (bench/results/rd_image_cpu_doh_pertile_025.md): see the README; 4,096 is the round
+# number just under the 4,915 entries a tile has there (a Kodak image from about 0.21 bpp).
+MIN_TILE_LATENT = 4096
 # D'OH's target net is deeper than SIREN's default 4 sine layers: depth is nearly free when z, not the
 # target's weights, is what the file pays for. The 8 Kodak 256×256 centres, 2,000 CPU steps: 6 layers
 # gained +0.10 dB at 0.25 bpp and +0.25 dB at 0.5 bpp over 4 (kodim13 at 0.25 lost 0.69). On kodim23/05
