@@ -125,6 +125,11 @@ def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
     return grad / (grad.pow(2).mean().sqrt() + 1e-30)
 
 
+def default_projection(tiles: int) -> int:
+    """The encoder's projection kind for a target net of `tiles` per axis."""
+    return PER_TILE if tiles > 1 else HADAMARD
+
+
 def image_tiles(spec, latent: int) -> int:
     """Tiles per axis for a D'OH image net with this latent: 2 where every tile's slice keeps MIN_TILE_LATENT
     entries and MIN_TILE_SIDE samples a side, else 1. Audio and video stay untiled (unmeasured)."""
@@ -210,7 +215,7 @@ class Doh(Representation):
         overrides.setdefault("layers", TARGET_LAYERS)
         # Tiles, each from a slice of z of its own: whole kodim23 / kodim05 at 0.5 bpp (2×2 tiles of width 56,
         # 4,000 CPU steps) gave 34.46 / 24.33 dB, against 34.06 / 24.26 with every tile generated from all of z.
-        overrides.setdefault("projection", PER_TILE if overrides.get("tiles", 1) > 1 else HADAMARD)
+        overrides.setdefault("projection", default_projection(overrides.get("tiles", 1)))
         return DohConfig(**overrides)
 
     @classmethod
@@ -225,7 +230,7 @@ class Doh(Representation):
             if "pe_freqs" not in fixed:
                 config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
             if "projection" not in fixed:
-                config = dataclasses.replace(config, projection=PER_TILE if config.tiles > 1 else HADAMARD)
+                config = dataclasses.replace(config, projection=default_projection(config.tiles))
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
         width = MIN_TARGET_WIDTH
