@@ -1,7 +1,8 @@
 """Typed configuration. ModelConfig subclasses go on the wire in field order; FitConfig never does.
 
 Every field has a documented default. Wire serialisation is generic over the dataclass fields:
-int -> zigzag varint, float -> float32, bool -> one byte. Floats must be float32-representable so
+int -> zigzag varint, float -> float32, bool -> one byte, tuple (of ints) -> a varint count and then
+the ints as zigzag varints. Floats must be float32-representable so
 that encoder and decoder build the same network (checked in __post_init__). A field added after files
 were written goes last with metadata {TAIL: True} and a default that means the old behaviour: files
 that end before it decode with that default.
@@ -11,7 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from inrcodec.errors import CorruptFile
-from inrcodec.formats.binary import Reader, f32, svarint
+from inrcodec.formats.binary import Reader, f32, svarint, uvarint
 
 TAIL = "wire_tail"  # field metadata key: may be absent from older files (see the module docstring)
 
@@ -43,6 +44,8 @@ class ModelConfig:
                 out += svarint(value)
             elif f.type in (float, "float"):
                 out += f32(value)
+            elif f.type in (tuple, "tuple"):
+                out += uvarint(len(value)) + b"".join(svarint(v) for v in value)
             else:
                 raise TypeError(f"field {f.name} has unsupported wire type {f.type}")
         return bytes(out)
@@ -58,6 +61,11 @@ class ModelConfig:
                 values[f.name] = bool(r.u8())
             elif f.type in (int, "int"):
                 values[f.name] = r.svarint()
+            elif f.type in (tuple, "tuple"):
+                count = r.uvarint()
+                if count > r.remaining():  # every int takes a byte at least: no allocation a header did not pay for
+                    raise CorruptFile(f"model config field {f.name} claims {count} values in {r.remaining()} bytes")
+                values[f.name] = tuple(r.svarint() for _ in range(count))
             else:
                 values[f.name] = r.f32()
         r.expect_end()

@@ -318,3 +318,55 @@ def test_a_per_tile_header_with_fewer_latent_entries_than_tiles_is_refused():
     data = container.pack(container.Header(spec, 2, config.to_bytes()), [(1, b"")])
     with pytest.raises(inrcodec.CodecError, match="slice"):
         inrcodec.decode(data)
+
+
+def test_busier_tiles_get_longer_slices_of_the_latent_and_the_file_says_which():
+    from inrcodec.models.doh import PER_TILE, latent_slices
+    rows, cols = 40, 48
+    image = smooth_image(rows, cols, 3, 8, seed=5)
+    noise = np.random.default_rng(1).integers(0, 256, (rows // 2, cols // 2, 3))
+    image[rows // 2:, cols // 2:] = noise  # the bottom-right tile is far busier than the others
+    fit = dataclasses.replace(DOH_FIT, steps=60, qat_steps=6)
+    result = inrcodec.api.encode_report(image, method="doh", tiles=2, width=10, latent=600, fit=fit)
+    config = DohConfig(**inrcodec.info(result.data)["config"])
+    assert config.projection == PER_TILE and sum(config.slices) == 600 and len(config.slices) == 4
+    assert config.slices[3] == max(config.slices) and config.slices[3] > 1.5 * min(config.slices)
+    model = Doh(config, SignalSpec("image", (rows, cols), 3, 8))
+    assert model._slices == latent_slices(600, 4, config.slices)
+    assert result.psnr == pytest.approx(psnr(inrcodec.decode(result.data), image, 255), abs=1e-9)
+    # The user's own slices are kept, and a rate search rescales them in proportion.
+    mine = inrcodec.api.encode_report(image, method="doh", tiles=2, width=10, latent=600, slices=(150,) * 4, fit=fit)
+    assert inrcodec.info(mine.data)["config"]["slices"] == (150,) * 4
+    smaller = Doh.resized(config, 0.5)
+    assert sum(smaller.slices) == 300 and smaller.slices[3] == max(smaller.slices)
+
+
+def test_detail_slices_follow_the_detail_and_keep_a_floor_for_flat_tiles():
+    from inrcodec.models.doh import DETAIL_FLOOR, DETAIL_POWER, detail_slices, shared_out
+    lengths = detail_slices(1000, [1.0, 2.0, 4.0, 0.0])
+    assert sum(lengths) == 1000 and lengths[0] < lengths[1] < lengths[2]
+    mean = 7.0 / 4
+    assert lengths[3] == pytest.approx(lengths[0] * (DETAIL_FLOOR * mean) ** DETAIL_POWER, abs=2)
+    even = detail_slices(1001, [3.0] * 4)
+    assert sum(even) == 1001 and max(even) - min(even) == 1
+    assert shared_out(4, [0.0, 0.0, 0.0, 9.0]) == (1, 1, 1, 1)  # every tile keeps an entry
+
+
+def test_per_tile_slices_travel_in_the_header_and_bad_ones_are_refused():
+    from inrcodec.formats import container
+    from inrcodec.models.doh import PER_TILE
+    config = DohConfig(width=8, latent=100, tiles=2, projection=PER_TILE, slices=(10, 20, 30, 40))
+    assert DohConfig.from_bytes(config.to_bytes()) == config
+    assert DohConfig.from_bytes(dataclasses.replace(config, slices=()).to_bytes()).slices == ()
+    spec = SignalSpec("image", (32, 32), 3, 8)
+    bad = [dataclasses.replace(config, slices=(10, 20, 30)),  # three slices for four tiles
+           dataclasses.replace(config, slices=(10, 20, 30, 41)),  # not the latent's length
+           dataclasses.replace(config, projection=HADAMARD)]  # slices without per-tile projections
+    for wrong in bad:
+        data = container.pack(container.Header(spec, 2, wrong.to_bytes()), [(1, b"")])
+        with pytest.raises(inrcodec.CodecError):
+            inrcodec.decode(data)
+    # A count of slices that the header's bytes cannot hold is refused before anything is allocated.
+    head = dataclasses.replace(config, slices=()).to_bytes()
+    with pytest.raises(inrcodec.CodecError, match="claims"):
+        DohConfig.from_bytes(head + bytes([0xff, 0xff, 0xff, 0xff, 0x0f]))

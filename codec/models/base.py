@@ -75,6 +75,11 @@ class Representation(nn.Module):
         raise NotImplementedError
 
     @classmethod
+    def content_config(cls, config, signal, fixed=frozenset()):
+        """The sized `config` adjusted to what the signal holds (fields in `fixed` stay); by default as is."""
+        return config
+
+    @classmethod
     def resized(cls, config, factor: float):
         """`config` with its size knob scaled by `factor`, or None when it cannot move further."""
         raise NotImplementedError

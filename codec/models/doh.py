@@ -15,9 +15,11 @@ variance; with s_l = SIREN's init bound / sqrt(3) the generated weights start wi
 variance. m is the rate knob: the footprint moves continuously while the target net stays fixed.
 """
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from inrcodec import kernels
@@ -26,7 +28,7 @@ from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_un
 from inrcodec.models.base import Representation
 from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, default_pe_freqs,
                                    siren_forward, siren_layout, siren_params, tiles_of)
-from inrcodec.models.tiling import MAX_TILES, tile_count
+from inrcodec.models.tiling import MAX_TILES, axis_tiles, tile_count
 from inrcodec.registry import MODELS
 
 MAX_LATENT = 1 << 20
@@ -46,6 +48,13 @@ MIN_TARGET_WIDTH = 16
 # 0.25 bpp with 2×2 tiles (bench/results/rd_image_cpu_doh_pertile_025.md): see the README; 4,096 is the round
 # number just under the 4,915 entries a tile has there (a Kodak image from about 0.21 bpp).
 MIN_TILE_LATENT = 4096
+# Tiles get slices of z in proportion to detail ** DETAIL_POWER (tile_detail: the mean step between
+# neighbouring samples), where equal slices left a busy tile short and a flat one with entries to spare.
+# Whole kodim19 / kodim03 at 0.25 bpp (detail 0.42-1.56 / 0.50-1.45 times the mean across their 4 tiles;
+# single encodes, 4,000 CPU steps): equal slices 27.25 / 31.87 dB; power 0.5 27.62 / 31.91; power 1
+# 27.70 / 31.97; power 1.5 27.52 / 31.70. The 8 Kodak images: see the README (Rate-distortion).
+DETAIL_POWER = 1.0
+DETAIL_FLOOR = 0.25
 # D'OH's target net is deeper than SIREN's default 4 sine layers: depth is nearly free when z, not the
 # target's weights, is what the file pays for. The 8 Kodak 256×256 centres, 2,000 CPU steps: 6 layers
 # gained +0.10 dB at 0.25 bpp and +0.25 dB at 0.5 bpp over 4 (kodim13 at 0.25 lost 0.69). On kodim23/05
@@ -94,11 +103,19 @@ class DohConfig(SineNetConfig):
     # 34.06 / 24.26 dB against one net's 33.69 / 24.11 (2,000 steps) and 34.11 / 24.07 (4,000 steps),
     # still short of tiled SIREN's 35.03 / 24.41, in 764-778 s.
     tiles: int = field(default=1, metadata={TAIL: True})
+    # PER_TILE only: each tile's share of z, in tile order (they sum to latent); empty = near-equal slices
+    # (every file before 0.5.4). The encoder gives busier tiles more (detail_slices below).
+    slices: tuple = field(default=(), metadata={TAIL: True})
 
     def validate(self):
         super().validate()
         if not 1 <= self.tiles <= MAX_TILES:
             raise ValueError(f"tiles {self.tiles} outside 1..{MAX_TILES}")
+        if self.slices:
+            if self.projection != PER_TILE:
+                raise ValueError("slices apply to per-tile projections only")
+            if len(self.slices) > MAX_TILES ** 3 or min(self.slices) < 1 or sum(self.slices) != self.latent:
+                raise ValueError(f"slices {self.slices[:8]}... must be positive and sum to the latent {self.latent}")
         if self.projection not in (DENSE, HADAMARD, PER_TILE):
             raise ValueError(f"unknown projection kind {self.projection}")
         if not MIN_LATENT <= self.latent <= MAX_LATENT:
@@ -107,9 +124,51 @@ class DohConfig(SineNetConfig):
             raise ValueError(f"proj_seed {self.proj_seed} outside 0..2**32-1")
 
 
-def latent_slices(latent: int, tiles: int) -> list:
-    """[(start, end)] of each tile's slice of z for PER_TILE: near-equal and contiguous, in tile order."""
-    return [(t * latent // tiles, (t + 1) * latent // tiles) for t in range(tiles)]
+def latent_slices(latent: int, tiles: int, lengths: tuple = ()) -> list:
+    """[(start, end)] of each tile's slice of z for PER_TILE, contiguous in tile order: of the given
+    lengths, or near-equal when there are none."""
+    if not lengths:
+        return [(t * latent // tiles, (t + 1) * latent // tiles) for t in range(tiles)]
+    if len(lengths) != tiles:
+        raise ValueError(f"{len(lengths)} latent slices for {tiles} tiles")
+    ends = list(itertools.accumulate(lengths))
+    return list(zip([0] + ends[:-1], ends))
+
+
+def shared_out(latent: int, weights) -> tuple:
+    """`latent` entries cut in proportion to `weights` (each slice at least one entry), summing exactly."""
+    total = float(sum(weights))
+    ends = [round(latent * c / total) for c in itertools.accumulate(weights)]
+    ends[-1] = latent
+    lengths, start = [], 0
+    for i, end in enumerate(ends):
+        end = min(max(end, start + 1), latent - (len(ends) - 1 - i))
+        lengths.append(end - start)
+        start = end
+    return tuple(lengths)
+
+
+def detail_slices(latent: int, detail: list) -> tuple:
+    """Slice lengths for tiles of this detail: in proportion to detail ** DETAIL_POWER, where a tile's
+    detail counts as at least DETAIL_FLOOR times the mean (a flat tile still needs its net)."""
+    floor = DETAIL_FLOOR * sum(detail) / len(detail)
+    return shared_out(latent, [max(d, floor, 1e-12) ** DETAIL_POWER for d in detail])
+
+
+def tile_detail(signal, tiles: int) -> list:
+    """Each tile's mean absolute step between neighbouring samples (both axes, every channel), in tile
+    order: how much the tile's net has to draw."""
+    samples = signal.samples.astype(np.float32)
+    steps = [np.abs(np.diff(samples, axis=axis)) for axis in range(len(signal.spec.shape))]
+    bounds = [[j * n // t for j in range(t + 1)] for n, t in zip(signal.spec.shape, axis_tiles(signal.spec.shape, tiles))]
+    detail = []
+    for block in itertools.product(*[list(zip(b[:-1], b[1:])) for b in bounds]):
+        total = count = 0.0
+        for axis, step in enumerate(steps):
+            index = tuple(slice(lo, min(hi, step.shape[a])) for a, (lo, hi) in enumerate(block))
+            total, count = total + float(step[index].sum()), count + step[index].size
+        detail.append(total / max(count, 1))
+    return detail
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
@@ -200,7 +259,8 @@ class Doh(Representation):
         # step (absolute, per coordinate) meaning the same relative change whatever m is.
         self.z = torch.nn.Parameter(torch.randn(config.latent, generator=generator))
         # PER_TILE generates each tile's net from a slice of z of its own; other kinds, every tile from all of z.
-        self._slices = latent_slices(config.latent, tiles_of(config, spec) if config.projection == PER_TILE else 1)
+        self._slices = latent_slices(config.latent, tiles_of(config, spec) if config.projection == PER_TILE else 1,
+                                     config.slices)
         if any(end == start for start, end in self._slices):
             raise ValueError(f"a latent of {config.latent} cannot give each of {len(self._slices)} tiles a slice")
         # A learned log2 gain per target tensor (and tile, for PER_TILE): the fitted net's layers drift from
@@ -240,6 +300,13 @@ class Doh(Representation):
         return dataclasses.replace(config, latent=latent, width=width)
 
     @classmethod
+    def content_config(cls, config, signal, fixed=frozenset()):
+        """Per-tile slices of z in proportion to each tile's detail (detail_slices)."""
+        if config.projection != PER_TILE or tiles_of(config, signal.spec) == 1 or "slices" in fixed:
+            return config
+        return dataclasses.replace(config, slices=detail_slices(config.latent, tile_detail(signal, config.tiles)))
+
+    @classmethod
     def schedule_factor(cls, config, spec) -> float:
         """As SIREN's: tiles are cheaper per step."""
         return math.sqrt(tiles_of(config, spec))
@@ -247,7 +314,10 @@ class Doh(Representation):
     @classmethod
     def resized(cls, config, factor: float):
         latent = int(min(MAX_LATENT, max(MIN_LATENT, config.latent * factor)))
-        return None if latent == config.latent else dataclasses.replace(config, latent=latent)
+        if latent == config.latent or (config.slices and latent < len(config.slices)):
+            return None
+        slices = shared_out(latent, config.slices) if config.slices else ()
+        return dataclasses.replace(config, latent=latent, slices=slices)
 
     @classmethod
     def knob(cls, config) -> tuple:
