@@ -260,9 +260,9 @@ class _Job:
         config = _sized_config(self.cls, spec, sizing_budget, self.overrides)
         try:
             config.validate()
+            config = self.cls.content_config(config, self.signal, frozenset(self.overrides))
         except ValueError as exc:
             raise UnsupportedInput(str(exc)) from None
-        config = self.cls.content_config(config, self.signal, frozenset(self.overrides))
         factor = self.cls.schedule_factor(config, spec) if self.scale_schedule else 1.0
         if factor != 1.0:
             self.fit_cfg = dataclasses.replace(self.fit_cfg, steps=round(self.fit_cfg.steps * factor))

@@ -337,6 +337,8 @@ def test_busier_tiles_get_longer_slices_of_the_latent_and_the_file_says_which():
     # The user's own slices are kept, and a rate search rescales them in proportion.
     mine = inrcodec.api.encode_report(image, method="doh", tiles=2, width=10, latent=600, slices=(150,) * 4, fit=fit)
     assert inrcodec.info(mine.data)["config"]["slices"] == (150,) * 4
+    with pytest.raises(inrcodec.CodecError, match="3 latent slices for 4 tiles"):
+        inrcodec.encode(image, method="doh", tiles=2, width=10, latent=600, slices=(200,) * 3, fit=fit)
     smaller = Doh.resized(config, 0.5)
     assert sum(smaller.slices) == 300 and smaller.slices[3] == max(smaller.slices)
 

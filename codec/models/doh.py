@@ -302,7 +302,10 @@ class Doh(Representation):
     @classmethod
     def content_config(cls, config, signal, fixed=frozenset()):
         """Per-tile slices of z in proportion to each tile's detail (detail_slices)."""
-        if config.projection != PER_TILE or tiles_of(config, signal.spec) == 1 or "slices" in fixed:
+        tiles = tiles_of(config, signal.spec) if config.projection == PER_TILE else 1
+        if config.slices and len(config.slices) != tiles:
+            raise ValueError(f"{len(config.slices)} latent slices for {tiles} tiles")
+        if tiles == 1 or "slices" in fixed:
             return config
         return dataclasses.replace(config, slices=detail_slices(config.latent, tile_detail(signal, config.tiles)))
 
