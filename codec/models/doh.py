@@ -52,7 +52,8 @@ MIN_TILE_LATENT = 4096
 # neighbouring samples), where equal slices left a busy tile short and a flat one with entries to spare.
 # Whole kodim19 / kodim03 at 0.25 bpp (detail 0.42-1.56 / 0.50-1.45 times the mean across their 4 tiles;
 # single encodes, 4,000 CPU steps): equal slices 27.25 / 31.87 dB; power 0.5 27.62 / 31.91; power 1
-# 27.70 / 31.97; power 1.5 27.52 / 31.70. The 8 Kodak images: see the README (Rate-distortion).
+# 27.70 / 31.97; power 1.5 27.52 / 31.70. The 8 Kodak images at 0.25 / 0.5 bpp: 26.45 / 28.49 dB with
+# equal slices, 26.54 / 28.61 with power 1 (bench/results/rd_image_cpu_detail.md).
 DETAIL_POWER = 1.0
 DETAIL_FLOOR = 0.25
 # D'OH's target net is deeper than SIREN's default 4 sine layers: depth is nearly free when z, not the
