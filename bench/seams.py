@@ -1,4 +1,4 @@
-"""Tile seams: how much worse a tiled SIREN image is at its tile borders than elsewhere.
+"""Tile seams: how much worse a tiled image (SIREN or D'OH) is at its tile borders than elsewhere.
 
 For each image, encodes at each --bpp to a real .inrc file, decodes it, and reports the mean squared
 error on the two pixel rows/columns either side of every tile border against the whole image's, and
@@ -6,6 +6,7 @@ the mean step between neighbouring pixels across the borders, decoded against or
 as a decoded step larger than the original's). Writes seams[_TAG].json / .md.
 
     python bench/seams.py --only kodim05.png kodim23.png --bpp 0.25
+    python bench/seams.py --method doh --set overlap=0 --only kodim05.png --bpp 0.25 --tag doh_edge
 """
 import argparse
 import datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import inrcodec
-from rd import DEFAULT_IMAGES, find_images, load_pixels, machine_info
+from rd import DEFAULT_IMAGES, find_images, load_pixels, machine_info, model_option
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,6 +57,9 @@ def main():
     p.add_argument("--only", nargs="+", metavar="NAME")
     p.add_argument("--bpp", type=float, nargs="+", default=[0.25])
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--method", default="siren", choices=("siren", "doh"))
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=model_option,
+                   help="an inrcodec model option for every encode, e.g. overlap=0")
     p.add_argument("--tag", default="")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = p.parse_args()
@@ -65,17 +69,18 @@ def main():
             original = load_pixels(path).astype(np.float64)
             for bpp in args.bpp:
                 file = Path(workdir) / f"{path.stem}_{bpp}.inrc"
-                options = {"steps": args.steps} if args.steps else {}
+                options = {"method": args.method, **dict(args.set), **({"steps": args.steps} if args.steps else {})}
                 start = time.time()
                 file.write_bytes(inrcodec.encode(path, bpp=bpp, quiet=True, **options))
                 decoded = inrcodec.decode(file.read_bytes()).astype(np.float64)
                 config = inrcodec.info(file.read_bytes())["config"]
                 tiles = config.get("tiles", 1)
-                row = {"image": path.name, "bpp": file.stat().st_size * 8 / original[..., 0].size,
+                row = {"image": path.name, "method": args.method, "bpp": file.stat().st_size * 8 / original[..., 0].size,
                        "overlap": config.get("overlap", 0), "seconds": time.time() - start,
                        **seam_figures(original, decoded, tiles)}
+                row["psnr"] = 10 * np.log10(255.0 ** 2 / row["mse"])  # the corpus images are 8-bit
                 rows.append(row)
-                print(f"{path.name} {row['bpp']:.4f} bpp  tiles {tiles}  overlap {row['overlap']}  MSE {row['mse']:.1f}  border "
+                print(f"{path.name} {args.method} {row['bpp']:.4f} bpp  PSNR {row['psnr']:.2f}  tiles {tiles}  overlap {row['overlap']}  MSE {row['mse']:.1f}  border "
                       f"{row['border_mse']}  step across {row['step_decoded']} (original {row['step_original']})",
                       flush=True)
     name = "seams" + (f"_{args.tag}" if args.tag else "")
@@ -86,12 +91,12 @@ def main():
              "Border: the two pixel rows/columns either side of each tile border. Step: mean |difference| "
              "between neighbouring pixels across the borders (a seam makes the decoded step larger than the "
              "original's); 'everywhere' is the same over all vertical neighbours.", "",
-             "| image | bpp | tiles | overlap | MSE | border MSE | ratio | border share | step decoded | step original "
-             "| step decoded everywhere | step original everywhere |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| image | method | bpp | PSNR | tiles | overlap | MSE | border MSE | ratio | border share | step decoded | step original "
+             "| step decoded everywhere | step original everywhere |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = r["border_mse"] / r["mse"] if r["border_mse"] is not None else None
         fmt = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
-        lines.append(f"| {r['image']} | {r['bpp']:.4f} | {r['tiles']} | {r.get('overlap', 0)} | {fmt(r['mse'], 1)} | {fmt(r['border_mse'], 1)} "
+        lines.append(f"| {r['image']} | {r.get('method', 'siren')} | {r['bpp']:.4f} | {fmt(r.get('psnr'))} | {r['tiles']} | {r.get('overlap', 0)} | {fmt(r['mse'], 1)} | {fmt(r['border_mse'], 1)} "
                      f"| {fmt(ratio)} | {100 * r['border_fraction']:.2f} % | {fmt(r['step_decoded'])} "
                      f"| {fmt(r['step_original'])} | {fmt(r['step_decoded_everywhere'])} | {fmt(r['step_original_everywhere'])} |")
     (args.out / f"{name}.md").write_text("\n".join(lines) + "\n")

@@ -432,8 +432,9 @@ def encode(source, **options) -> bytes:
     or kbps= (hard caps on the whole file), psnr= (a decoded-PSNR target), steps=, seed=, device=,
     chunk= (samples or frames per chunk), quiet=, verbose=, and the method's config fields
     (siren: width, layers, omega0, omega0_first, pe_freqs, tiles (per axis; images), overlap (samples
-    blended across tile borders); doh: those but overlap, plus latent, proj_seed, projection (0 dense,
-    1 Hadamard, the default for one net, 2 per-tile Hadamard, the default when tiled);
+    blended across tile borders); doh: those, plus latent, proj_seed, projection (0 dense,
+    1 Hadamard, the default for one net, 2 per-tile Hadamard, the default when tiled), slices (per-tile
+    latent lengths);
     finr: decomp (0 cp, 1 tucker, 2 tt), rank, width, layers, omega0, pe_freqs, fold).
     """
     return encode_report(source, **options).data

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--tiles", type=_positive_int,
                      help="siren, doh: tiles per axis, a net each (default: from the rate; images only)")
     enc.add_argument("--overlap", type=_non_negative_int,
-                     help="siren: samples each tile's net reaches past its block, blended across the border "
+                     help="siren, doh: samples each tile's net reaches past its block, blended across the border "
                           "(default 8 when tiled; 0: tiles meet edge to edge)")
     enc.add_argument("--latent", type=_positive_int, help="doh: latent length (default: sized from the rate)")
     enc.add_argument("--proj-seed", type=_non_negative_int, help="doh: seed of the random projections (default 0)")

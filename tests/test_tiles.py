@@ -111,9 +111,9 @@ def test_cli_takes_tiles_for_sine_nets_only(tmp_path):
     ok = subprocess.run(run + ["--tiles", "2", "--overlap", "3", "-o", str(tmp_path / "c.inrc")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert inrcodec.info(tmp_path / "c.inrc")["config"]["overlap"] == 3
-    bad = subprocess.run(run + ["--overlap", "2", "--method", "doh", "-o", str(tmp_path / "d.inrc")],
+    bad = subprocess.run(run + ["--overlap", "2", "--method", "finr", "-o", str(tmp_path / "d.inrc")],
                          capture_output=True, text=True)
-    assert bad.returncode != 0 and "--overlap does not apply to --method doh" in bad.stderr
+    assert bad.returncode != 0 and "--overlap does not apply to --method finr" in bad.stderr
     bad = subprocess.run(run + ["--tiles", "2", "--method", "finr", "-o", str(tmp_path / "b.inrc")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "--tiles does not apply to --method finr" in bad.stderr
@@ -131,7 +131,31 @@ def test_doh_target_nets_take_tiles_and_older_doh_files_have_one():
     assert DohConfig.from_bytes(old_bytes) == before and before.to_bytes() == old_bytes
     spec = SignalSpec("image", (512, 768), 3, 8)
     asked = Doh.sized_config(Doh.default_config(spec, tiles=2), spec, 20_000, frozenset({"tiles"}))
-    assert asked.tiles == 2 and asked.pe_freqs == 7
+    assert asked.tiles == 2 and asked.pe_freqs == 7 and asked.overlap == TILE_OVERLAP
+
+
+def test_doh_tiles_overlap_as_sirens_do_and_older_headers_meet_edge_to_edge():
+    from inrcodec.metrics import psnr
+    from inrcodec.models.doh import MIN_TILE_LATENT, PER_TILE, Doh, DohConfig
+    spec = SignalSpec("image", (512, 768), 3, 8)
+    tiled = Doh.sized_config(Doh.default_config(spec), spec, 4 * MIN_TILE_LATENT)
+    assert (tiled.tiles, tiled.overlap) == (2, TILE_OVERLAP)
+    assert Doh.sized_config(Doh.default_config(spec), spec, 4 * MIN_TILE_LATENT - 4).overlap == 0  # one net
+    mine = Doh.sized_config(Doh.default_config(spec, overlap=3), spec, 4 * MIN_TILE_LATENT, frozenset({"overlap"}))
+    assert mine.overlap == 3
+    # A 0.5.4 header ends after the slices: its tiles meet edge to edge.
+    sliced = DohConfig(width=8, latent=100, tiles=2, projection=PER_TILE, slices=(10, 20, 30, 40))
+    assert DohConfig.from_bytes(dataclasses.replace(sliced, overlap=5).to_bytes()).overlap == 5
+    assert DohConfig.from_bytes(sliced.to_bytes()) == sliced and sliced.overlap == 0
+    hostile = dataclasses.replace(sliced, overlap=65)
+    data = container.pack(container.Header(SignalSpec("image", (32, 32), 3, 8), 2, hostile.to_bytes()), [(1, b"")])
+    with pytest.raises(inrcodec.CodecError, match="overlap 65"):
+        inrcodec.decode(data)
+    # The encoder blends a tiled D'OH image across its borders, and the decode is what it measured.
+    image = smooth_image(40, 48, 3, 8, seed=3)
+    result = inrcodec.api.encode_report(image, method="doh", fit=FAST_FIT, tiles=2, width=10, latent=600)
+    assert inrcodec.info(result.data)["config"]["overlap"] == TILE_OVERLAP
+    assert result.psnr == pytest.approx(psnr(inrcodec.decode(result.data), image, 255), abs=1e-9)
 
 
 def test_doh_tiles_large_image_latents_per_tile_and_never_against_the_user():

@@ -26,8 +26,9 @@ from inrcodec import kernels
 from inrcodec.config import TAIL
 from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_uniform
 from inrcodec.models.base import Representation
-from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, default_pe_freqs,
-                                   siren_forward, siren_layout, siren_params, tiles_of)
+from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, default_overlap,
+                                   default_pe_freqs, siren_forward, siren_layout, siren_params, tiles_of,
+                                   validate_tiling)
 from inrcodec.models.tiling import MAX_TILES, axis_tiles, tile_count
 from inrcodec.registry import MODELS
 
@@ -107,11 +108,13 @@ class DohConfig(SineNetConfig):
     # PER_TILE only: each tile's share of z, in tile order (they sum to latent); empty = near-equal slices
     # (every file before 0.5.4). The encoder gives busier tiles more (detail_slices below).
     slices: tuple = field(default=(), metadata={TAIL: True})
+    # Samples each tile's net reaches past its block, blended across the border, as SIREN's (tiling.Tiling);
+    # 0 = tiles meet edge to edge (every file before 0.5.5). The encoder uses siren.TILE_OVERLAP when tiled.
+    overlap: int = field(default=0, metadata={TAIL: True})
 
     def validate(self):
         super().validate()
-        if not 1 <= self.tiles <= MAX_TILES:
-            raise ValueError(f"tiles {self.tiles} outside 1..{MAX_TILES}")
+        validate_tiling(self)
         if self.slices:
             if self.projection != PER_TILE:
                 raise ValueError("slices apply to per-tile projections only")
@@ -277,6 +280,7 @@ class Doh(Representation):
         # Tiles, each from a slice of z of its own: whole kodim23 / kodim05 at 0.5 bpp (2×2 tiles of width 56,
         # 4,000 CPU steps) gave 34.46 / 24.33 dB, against 34.06 / 24.26 with every tile generated from all of z.
         overrides.setdefault("projection", default_projection(overrides.get("tiles", 1)))
+        overrides.setdefault("overlap", default_overlap(overrides.get("tiles", 1)))
         return DohConfig(**overrides)
 
     @classmethod
@@ -292,6 +296,8 @@ class Doh(Representation):
                 config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
             if "projection" not in fixed:
                 config = dataclasses.replace(config, projection=default_projection(config.tiles))
+        if "overlap" not in fixed:
+            config = dataclasses.replace(config, overlap=default_overlap(config.tiles))
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
         width = MIN_TARGET_WIDTH

@@ -77,10 +77,15 @@ class SirenConfig(SineNetConfig):
 
     def validate(self):
         super().validate()
-        if not 1 <= self.tiles <= MAX_TILES:
-            raise ValueError(f"tiles {self.tiles} outside 1..{MAX_TILES}")
-        if not 0 <= self.overlap <= MAX_OVERLAP:
-            raise ValueError(f"overlap {self.overlap} outside 0..{MAX_OVERLAP}")
+        validate_tiling(self)
+
+
+def validate_tiling(config) -> None:
+    """The tile fields' bounds, shared by SIREN's config and D'OH's (a hostile header asks for more)."""
+    if not 1 <= config.tiles <= MAX_TILES:
+        raise ValueError(f"tiles {config.tiles} outside 1..{MAX_TILES}")
+    if not 0 <= config.overlap <= MAX_OVERLAP:
+        raise ValueError(f"overlap {config.overlap} outside 0..{MAX_OVERLAP}")
 
 
 def default_overlap(tiles: int) -> int:
@@ -135,7 +140,7 @@ def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None, sha
         shape, start, count = grid if grid is not None else (shape, 0, None)
         if coords is None:
             coords = axis_coords(shape, torch.arange(start, start + count, device=w0.device))
-        tiling = Tiling(shape, config.tiles, getattr(config, "overlap", 0))  # D'OH's target nets have no overlap
+        tiling = Tiling(shape, config.tiles, config.overlap)
         return tiled_sine_mlp(tiling, coords, w0, params["b0"], wh, bh, params["w_out"], params["b_out"],
                               config.omega0_first, config.omega0, config.pe_freqs)
     shape, start, count = grid if grid is not None else (None, 0, None)
