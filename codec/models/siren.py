@@ -93,6 +93,13 @@ def default_overlap(tiles: int) -> int:
     return TILE_OVERLAP if tiles > 1 else 0
 
 
+def retiled(config, spec, tiles: int, fixed=frozenset()):
+    """`config` with `tiles` per axis, and the fields that follow from the tile count (pe_freqs, overlap)
+    at the encoder's defaults for it, except those in `fixed` (set by the user)."""
+    derived = {"pe_freqs": default_pe_freqs(spec, tiles), "overlap": default_overlap(tiles)}
+    return dataclasses.replace(config, tiles=tiles, **{k: v for k, v in derived.items() if k not in fixed})
+
+
 def tiles_of(config, spec) -> int:
     """How many nets the config has on this grid (configs without tiles have one)."""
     return tile_count(spec.shape, getattr(config, "tiles", 1))
@@ -191,9 +198,7 @@ class Siren(LayoutTensors, Representation):
             # The default width's parameters, spent on tiles where the image is large enough.
             untiled = SirenConfig(**{"pe_freqs": default_pe_freqs(spec), **overrides})
             return cls.sized_config(untiled, spec, siren_params(untiled, spec), frozenset(overrides))
-        overrides.setdefault("pe_freqs", default_pe_freqs(spec, overrides.get("tiles", 1)))
-        overrides.setdefault("overlap", default_overlap(overrides.get("tiles", 1)))
-        return SirenConfig(**overrides)
+        return retiled(SirenConfig(**overrides), spec, overrides.get("tiles", 1), frozenset(overrides))
 
     @classmethod
     def schedule_factor(cls, config, spec) -> float:
@@ -204,12 +209,7 @@ class Siren(LayoutTensors, Representation):
 
     @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
-        if "tiles" not in fixed:
-            config = dataclasses.replace(config, tiles=image_tiles(spec, target_params))
-            if "pe_freqs" not in fixed:
-                config = dataclasses.replace(config, pe_freqs=default_pe_freqs(spec, config.tiles))
-        if "overlap" not in fixed:
-            config = dataclasses.replace(config, overlap=default_overlap(config.tiles))
+        config = retiled(config, spec, config.tiles if "tiles" in fixed else image_tiles(spec, target_params), fixed)
         width = MIN_SIZED_WIDTH
         for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
             if siren_params(dataclasses.replace(config, width=w), spec) > target_params:
