@@ -103,13 +103,16 @@ class FitConfig:
                                 # Kodak images (+0.03..+0.38, mean +0.21 dB), but at 1 bpp (width 140) kodim08
                                 # fell 25.26 -> 23.34 (23.88 with 10 %), and 24.96 at 1.5e-3. Its loss does not
                                 # jump: the fit stalls near 19 dB for hundreds of steps early on, so a guard
-                                # that backs off on a jump would not see it. So 1e-3 stays.
+                                # that backs off on a jump would not see it. So 1e-3 stays. 2×2 tiles (0.5.1) do
+                                # no better: at 1 bpp (width 66), 2e-3 with 5 % warm-up gave kodim05 25.51 dB
+                                # (27.09 at 1e-3) and kodim08 19.77 (26.53).
     batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch). 16k on the GPU too:
                                 # full-grid steps (2,000, H100) gave kodim01 23.67/24.98/26.57 dB at
                                 # 0.25/0.5/1 bpp against 23.95/25.35/27.04 for 1,000 16k-point steps on CPU
     qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
                                 # phase; -1 = 15 % of `steps`
-    qat_lr: float = 1e-4
+    qat_lr: float = 1e-4        # tiled SIREN at 1e-3 (D'OH's for images): whole kodim05 / kodim23 at 0.5 bpp
+                                # 24.41 / 35.03 -> 24.11 / 34.56 dB
     weight_decay: float = 0.0   # decoupled (AdamW) decay of the model's decayed_names in the float phase,
                                 # per step lr × this (the methods that set it say why)
     seed: int = 0
