@@ -87,12 +87,32 @@ def project(z: torch.Tensor, seed: int, layer: int, rows: int, tile_bytes: int =
 
 def fwht(x: torch.Tensor) -> torch.Tensor:
     """The unnormalised Walsh-Hadamard transform along the last axis (a power of 2):
-    out[..., j] = sum_c (-1)^popcount(j & c) x[..., c]. Linear torch ops, so autograd differentiates it."""
+    out[..., j] = sum_c (-1)^popcount(j & c) x[..., c]. Differentiable: H is symmetric, so the gradient
+    is the transform of the incoming one: autograd through the butterflies' slices allocates a zero-filled
+    gradient per slice (hadamard_project below gives the figures)."""
+    return _Fwht.apply(x)
+
+
+class _Fwht(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _butterflies(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _butterflies(grad)
+
+
+def _butterflies(x: torch.Tensor) -> torch.Tensor:
+    """fwht's radix-2 stages, lowest index bit first: (a, b) -> (a + b, a - b)."""
     shape, size = x.shape, x.shape[-1]
     half = 1
     while half < size:
         x = x.reshape(-1, size // (2 * half), 2, half)
-        x = torch.stack((x[:, :, 0] + x[:, :, 1], x[:, :, 0] - x[:, :, 1]), dim=2)
+        out = torch.empty_like(x)
+        torch.add(x[:, :, 0], x[:, :, 1], out=out[:, :, 0])
+        torch.sub(x[:, :, 0], x[:, :, 1], out=out[:, :, 1])
+        x = out
         half *= 2
     return x.reshape(shape)
 
@@ -112,13 +132,33 @@ def hadamard_signs(seed: int, layer: int, rows: int, cols: int, device="cpu") ->
 def hadamard_project(z: torch.Tensor, signs: torch.Tensor, rows: list) -> list:
     """[P_l z] for Hadamard projections with rows[l] rows, whose diagonals (hadamard_signs) are stacked
     in `signs`, tensor after tensor: row i of P_l is H[i mod M] · D_{l, i div M}, so every entry is ±1
-    and the rows of a block are orthogonal. All blocks go through one transform: O(rows log M) instead of
-    O(rows × len(z)); differentiable (fwht is linear torch ops)."""
+    and the rows of a block are orthogonal. O(rows log M) instead of O(rows × len(z)); differentiable
+    (linear torch ops).
+
+    A tensor's last block needs only its first r outputs, and for j < M' (a power of 2 ≥ r) the M-point
+    transform is the M'-point one of the input folded to M' entries (summed over the index's high bits,
+    which j & c never sees). Most blocks are such tails: a 2×2-tiled Kodak image at 1 bpp has M = 32,768
+    and no tensor over 6,084 rows. Whole kodim05 at 1 bpp, one thread on the 2-core EPYC: the projection's
+    forward and backward took 166 ms transforming whole blocks, 43 folded (36 with fwht's own backward);
+    a 16k-point fit step 434 -> 329 ms (at 0.5 bpp 271 -> 193).
+    """
     m = z.numel()
     size = hadamard_size(m)
-    blocks = fwht(torch.nn.functional.pad(signs.to(z.dtype) * z, (0, size - m)))
-    counts = [-(-n // size) for n in rows]
-    return [b.reshape(-1)[:n] for b, n in zip(blocks.split(counts), rows)]
+    signed = signs.to(z.dtype) * z  # each block's input, less the zeros that pad it to M
+    needed = []  # outputs each block contributes: all M but in a tensor's last, partial block
+    for n in rows:
+        full, rest = divmod(n, size)
+        needed += [size] * full + ([rest] if rest else [])
+    orders = [hadamard_size(k) for k in needed]
+    outputs = [None] * len(needed)
+    for order in sorted(set(orders)):
+        chosen = [b for b, o in enumerate(orders) if o == order]
+        folds = -(-m // order)
+        padded = torch.nn.functional.pad(signed[chosen], (0, folds * order - m))
+        transformed = fwht(padded.reshape(len(chosen), folds, order).sum(dim=1))
+        for row, b in enumerate(chosen):
+            outputs[b] = transformed[row, :needed[b]]
+    return list(torch.cat(outputs).split(rows))
 
 
 def positional_encoding(coords: torch.Tensor, freqs: int) -> torch.Tensor:

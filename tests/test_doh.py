@@ -75,6 +75,8 @@ def test_hadamard_transform_matches_the_matrix():
                           dtype=torch.float64)
     x = torch.randn(3, size, dtype=torch.float64)
     torch.testing.assert_close(fwht(x), x @ matrix.t(), rtol=0, atol=1e-12)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(fwht, (x,))  # fwht's own backward
 
 
 def test_hadamard_signs_are_pinned_and_are_the_dense_entries_signs():
@@ -91,7 +93,8 @@ def _hadamard_matrix(signs, rows, cols):
     return torch.cat([rows_of_h * block for block in signs])[:rows]
 
 
-@pytest.mark.parametrize("rows,cols", [(1, 1), (20, 5), (97, 33), (40, 64)])
+# (300, 100): two whole blocks of M = 128 and a tail of 44 rows, folded to 64; the 3-row tensor folds 100 to 4.
+@pytest.mark.parametrize("rows,cols", [(1, 1), (20, 5), (97, 33), (40, 64), (300, 100)])
 def test_hadamard_projection_and_its_gradient_match_the_matrix(rows, cols):
     signs = [hadamard_signs(7, 2, rows, cols), hadamard_signs(7, 3, 3, cols)]
     dense = [_hadamard_matrix(signs[0], rows, cols), _hadamard_matrix(signs[1], 3, cols)]
