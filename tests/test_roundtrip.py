@@ -138,6 +138,19 @@ def test_the_default_schedule_is_longer_only_on_a_gpu():
     assert gpu.lr == cfg.lr and gpu.quantized_steps > cfg.quantized_steps
 
 
+def test_siren_images_fit_smaller_batches_longer_on_the_cpu_only():
+    """SIREN images take 8k-point batches for twice the steps (the same arithmetic on a CPU); a GPU step
+    costs the same at either batch, so there they keep the 16k-point schedule's step count."""
+    from inrcodec.config import CUDA_STEPS_FACTOR, REFERENCE_BATCH, FitConfig
+    from inrcodec.registry import MODELS
+    siren = MODELS.get("siren")
+    image, audio = siren.fit_config("image"), siren.fit_config("audio")
+    assert image.batch_points * image.steps == audio.batch_points * audio.steps
+    assert image.batch_points < audio.batch_points == REFERENCE_BATCH
+    assert image.for_device("cuda").steps == audio.for_device("cuda").steps == round(2000 * CUDA_STEPS_FACTOR)
+    assert FitConfig(steps=2000, batch_points=0).for_device("cuda").steps == round(2000 * CUDA_STEPS_FACTOR)
+
+
 def test_batches_drawn_in_blocks_are_the_per_step_draws():
     """Fitting draws its random batches several steps at a time; they must be the draws one
     torch.randint per step would make, so files do not depend on the block size."""
