@@ -251,7 +251,8 @@ class _Job:
     tried: list = field(default_factory=list)
     prefix: str = ""  # progress label, e.g. "chunk 2/9 " for audio and video
     batch_gen: torch.Generator = None
-    scale_schedule: bool = False  # the steps are the default ones: the sized model may ask for more (schedule_factor)
+    scale_schedule: bool = False  # the fit is the default one: each sized model may change it (Representation.schedule)
+    default_fit: FitConfig = None  # that default, before any model changed it
 
     def encode(self, budget: int | None, psnr: float | None) -> tuple:
         """(model, base index, packed bytes) under a byte cap or a PSNR target (or the default step)."""
@@ -263,10 +264,6 @@ class _Job:
             config = self.cls.content_config(config, self.signal, frozenset(self.overrides))
         except ValueError as exc:
             raise UnsupportedInput(str(exc)) from None
-        factor = self.cls.schedule_factor(config, spec) if self.scale_schedule else 1.0
-        if factor != 1.0:
-            self.fit_cfg = dataclasses.replace(self.fit_cfg, steps=round(self.fit_cfg.steps * factor))
-            self.log.message(f"{self.prefix}fit: {self.fit_cfg.steps} steps ({factor:g} × the default for this net)")
         if psnr is not None:
             model, base = self.fit_for_quality(config, psnr)
         else:
@@ -328,9 +325,23 @@ class _Job:
         """True when the user fixed the size knob, so rate control may not move it."""
         return self.cls.knob(config)[0] in self.overrides
 
+    def schedule(self, config) -> None:
+        """Set fit_cfg to the default schedule of `config` (Representation.schedule), which rate control
+        may widen or narrow between fits; a fit the caller gave is kept as it is."""
+        if not self.scale_schedule:
+            return
+        if self.default_fit is None:
+            self.default_fit = self.fit_cfg
+        before, base = self.fit_cfg, self.default_fit
+        self.fit_cfg = self.cls.schedule(base, config, self.signal.spec, resolve_device(base.device).type)
+        if self.fit_cfg != before and self.fit_cfg != base:
+            self.log.message(f"{self.prefix}fit: {self.fit_cfg.steps} steps of {self.fit_cfg.batch_points} points "
+                             f"for this net ({base.steps} of {base.batch_points} by default)")
+
     def fitted(self, config):
         """A model of `config` fitted in float; a fit that stalled (fit_stalled) is redone once at half
         the learning rate, and the better of the two is kept."""
+        self.schedule(config)
         model, loss, batch_gen = self._fit_once(config, self.fit_cfg)
         if self.fit_cfg.steps > 0 and fit_stalled(loss, self.signal):
             lr = self.fit_cfg.lr / 2

@@ -85,7 +85,6 @@ class ModelConfig:
 # the steps is about 20 s; on the 8 Kodak images, 8,000 GPU steps gave 0.6-1.2 dB more than 2,000
 # (README, Rate-distortion).
 CUDA_STEPS_FACTOR = 2.5
-REFERENCE_BATCH = 16384  # the batch of the default schedule's steps (FitConfig.batch_points)
 
 
 @dataclass(frozen=True)
@@ -107,9 +106,9 @@ class FitConfig:
                                 # that backs off on a jump would not see it. So 1e-3 stays. 2×2 tiles (0.5.1) do
                                 # no better: at 1 bpp (width 66), 2e-3 with 5 % warm-up gave kodim05 25.51 dB
                                 # (27.09 at 1e-3) and kodim08 19.77 (26.53).
-    batch_points: int = REFERENCE_BATCH  # coordinates per step; 0 = the whole grid (full batch); SIREN images
-                                # take 8k (siren.py). Full-grid steps (2,000, H100) gave kodim01 23.67/24.98/
-                                # 26.57 dB at 0.25/0.5/1 bpp against 23.95/25.35/27.04 for 1,000 16k-point steps on CPU
+    batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch). 16k on the GPU too:
+                                # full-grid steps (2,000, H100) gave kodim01 23.67/24.98/26.57 dB at
+                                # 0.25/0.5/1 bpp against 23.95/25.35/27.04 for 1,000 16k-point steps on CPU
     qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
                                 # phase; -1 = 15 % of `steps`
     qat_lr: float = 1e-4        # tiled SIREN at 1e-3 (D'OH's for images): whole kodim05 / kodim23 at 0.5 bpp
@@ -121,14 +120,10 @@ class FitConfig:
     tune_steps: bool = True     # per-tensor quantization steps by measured RD cost (stepalloc.py)
 
     def for_device(self, device_type: str) -> "FitConfig":
-        """The default schedule for where the fit runs: on a GPU, CUDA_STEPS_FACTOR times the steps of
-        REFERENCE_BATCH points. A GPU step costs about the same at any batch up to that (it is bound by
-        kernel launches), so a method that fits on smaller batches with more steps on the CPU, for the
-        same arithmetic, keeps the GPU's step count and its time."""
+        """The default schedule for where the fit runs: CUDA_STEPS_FACTOR times the steps on a GPU."""
         if device_type != "cuda":
             return self
-        share = self.batch_points / REFERENCE_BATCH if 0 < self.batch_points < REFERENCE_BATCH else 1.0
-        return dataclasses.replace(self, steps=round(self.steps * share * CUDA_STEPS_FACTOR))
+        return dataclasses.replace(self, steps=round(self.steps * CUDA_STEPS_FACTOR))
 
     @property
     def quantized_steps(self) -> int:

@@ -138,17 +138,31 @@ def test_the_default_schedule_is_longer_only_on_a_gpu():
     assert gpu.lr == cfg.lr and gpu.quantized_steps > cfg.quantized_steps
 
 
-def test_siren_images_fit_smaller_batches_longer_on_the_cpu_only():
-    """SIREN images take 8k-point batches for twice the steps (the same arithmetic on a CPU); a GPU step
-    costs the same at either batch, so there they keep the 16k-point schedule's step count."""
-    from inrcodec.config import CUDA_STEPS_FACTOR, REFERENCE_BATCH, FitConfig
-    from inrcodec.registry import MODELS
-    siren = MODELS.get("siren")
-    image, audio = siren.fit_config("image"), siren.fit_config("audio")
-    assert image.batch_points * image.steps == audio.batch_points * audio.steps
-    assert image.batch_points < audio.batch_points == REFERENCE_BATCH
-    assert image.for_device("cuda").steps == audio.for_device("cuda").steps == round(2000 * CUDA_STEPS_FACTOR)
-    assert FitConfig(steps=2000, batch_points=0).for_device("cuda").steps == round(2000 * CUDA_STEPS_FACTOR)
+def test_narrow_siren_image_nets_fit_smaller_batches_longer_on_the_cpu_only():
+    """Narrow SIREN image nets take SMALL_BATCH points for proportionally more steps on a CPU (the same
+    arithmetic), and the same steps on a GPU, where a step costs the same at either batch; wider nets,
+    other signals and other methods keep the default fit."""
+    from inrcodec.config import FitConfig
+    from inrcodec.models.siren import SMALL_BATCH, SMALL_BATCH_MAX_WIDTH, Siren, SirenConfig
+    from inrcodec.models.doh import Doh
+    from inrcodec.signal import SignalSpec
+    image, audio = SignalSpec("image", (256, 192), 3, 8), SignalSpec("audio", (65536,), 1, 16)
+    fit = FitConfig(steps=2000)
+    narrow, wide = SirenConfig(width=SMALL_BATCH_MAX_WIDTH), SirenConfig(width=SMALL_BATCH_MAX_WIDTH + 2)
+    cpu = Siren.schedule(fit, narrow, image, "cpu")
+    assert cpu.batch_points == SMALL_BATCH < fit.batch_points
+    assert cpu.steps * cpu.batch_points == fit.steps * fit.batch_points
+    gpu = Siren.schedule(fit, narrow, image, "cuda")
+    assert (gpu.batch_points, gpu.steps) == (SMALL_BATCH, fit.steps)
+    assert Siren.schedule(fit, wide, image, "cpu") == fit
+    assert Siren.schedule(fit, narrow, audio, "cpu") == fit
+    assert Siren.schedule(FitConfig(steps=2000, batch_points=0), narrow, image, "cpu").batch_points == 0
+    small = SignalSpec("image", (96, 128), 3, 8)  # 12,288 points: a 16k batch was the whole grid
+    assert Siren.schedule(fit, narrow, small, "cpu").steps * SMALL_BATCH == fit.steps * small.num_points
+    assert Siren.schedule(fit, narrow, SignalSpec("image", (64, 64), 3, 8), "cpu") == fit  # under 8k points
+    tiled = Siren.schedule(fit, SirenConfig(width=32, tiles=2), SignalSpec("image", (256, 256), 3, 8), "cpu")
+    assert tiled.steps == 2 * 2 * fit.steps  # √4 for the tiles, 2 for the batch
+    assert Doh.schedule(fit, Doh.default_config(image), image, "cpu").batch_points == fit.batch_points
 
 
 def test_batches_drawn_in_blocks_are_the_per_step_draws():

@@ -1,5 +1,7 @@
 """Representation: the interface every method implements, and the quantized-parameter plumbing."""
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -56,6 +58,13 @@ class Representation(nn.Module):
         """How many times the default steps this config's fit takes (a net that is cheaper per step
         gets more of them); 1 unless a method says why."""
         return 1.0
+
+    @classmethod
+    def schedule(cls, fit_cfg: FitConfig, config, spec: SignalSpec, device_type: str) -> FitConfig:
+        """The default fit for this sized config on a device ("cpu", "cuda"): the steps times
+        schedule_factor; a method may also change the batch."""
+        factor = cls.schedule_factor(config, spec)
+        return fit_cfg if factor == 1.0 else dataclasses.replace(fit_cfg, steps=round(fit_cfg.steps * factor))
 
     @classmethod
     def bits_per_param(cls, kind: str) -> float:

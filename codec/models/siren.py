@@ -40,6 +40,14 @@ MAX_OVERLAP = 64
 # 0.25 / 0.5 / 1 bpp against 26.37 / 28.49 / 30.99), for about 10 s more per encode (6-11 %: finding each
 # point's tiles and blending costs every step).
 TILE_OVERLAP = 8
+# Image nets up to this width fit on 8,192-point batches for twice the steps (Siren.schedule): the same
+# arithmetic as 16,384-point batches, and the fit gains from the steps, not from the points per step. Whole
+# kodim05 / kodim23 at 0.5 bpp (width 46, 2×2 tiles, one thread each, two at a time, 2026-12-07): 16k × 4,000
+# steps 24.41 / 35.03 dB; 8k × 8,000 24.66 / 35.49 in 274 s; 16k × 8,000 24.59 / 35.41 in 520-1,008 s;
+# 4k × 16,000 23.96 / 35.52 in 320 s. Wider nets keep 16k: at 1 bpp (width 66) 8k batches stalled kodim13
+# at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23), as larger learning rates stall wide nets.
+SMALL_BATCH = 8192
+SMALL_BATCH_MAX_WIDTH = 48
 
 
 @dataclass(frozen=True)
@@ -183,11 +191,6 @@ class Siren(LayoutTensors, Representation):
     """Every weight and bias is transmitted; the width is the size knob."""
 
     config_class = SirenConfig
-    # Images fit on 8,192-point batches for twice the steps: the same arithmetic as 16,384-point batches, and
-    # the fit gains from the steps, not from the points per step. Whole kodim05 / kodim23 at 0.5 bpp (2×2
-    # tiles, one thread each, two at a time, 2026-12-07): 16k × 4,000 steps 24.41 / 35.03 dB; 8k × 8,000
-    # 24.66 / 35.49 in 274 s; 16k × 8,000 24.59 / 35.41 in 520-1,008 s; 4k × 16,000 23.96 / 35.52 in 320 s.
-    fit_defaults_by_kind = {"image": {"batch_points": 8192, "steps": 4000}}
 
     def __init__(self, config: SirenConfig, spec, generator=None):
         super().__init__(config, spec)
@@ -211,6 +214,17 @@ class Siren(LayoutTensors, Representation):
         takes √K times the steps, still less time than one net (kodim05 float fit at 1 bpp: 5,000 steps
         of 2×2 tiles in 203 s against 2,000 of one net in 215 s)."""
         return math.sqrt(tiles_of(config, spec))
+
+    @classmethod
+    def schedule(cls, fit_cfg, config, spec, device_type):
+        """Narrow image nets fit on SMALL_BATCH points: on a CPU for as many more steps (the same
+        arithmetic), on a GPU, where a step costs about the same at either batch, for the same steps."""
+        fit_cfg = super().schedule(fit_cfg, config, spec, device_type)
+        points = min(fit_cfg.batch_points, spec.num_points)  # a batch past the grid's size is the whole grid
+        if spec.kind != "image" or config.width > SMALL_BATCH_MAX_WIDTH or not 0 < SMALL_BATCH < points:
+            return fit_cfg
+        more = points / SMALL_BATCH if device_type == "cpu" else 1.0
+        return dataclasses.replace(fit_cfg, batch_points=SMALL_BATCH, steps=round(fit_cfg.steps * more))
 
     @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
