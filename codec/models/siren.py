@@ -45,7 +45,8 @@ TILE_OVERLAP = 8
 # kodim05 / kodim23 at 0.5 bpp (width 46, 2×2 tiles, one thread each, two at a time, 2026-12-07): 16k × 4,000
 # steps 24.41 / 35.03 dB; 8k × 8,000 24.66 / 35.49 in 274 s; 16k × 8,000 24.59 / 35.41 in 520-1,008 s;
 # 4k × 16,000 23.96 / 35.52 in 320 s. Wider nets keep 16k: at 1 bpp (width 66) 8k batches stalled kodim13
-# at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23), as larger learning rates stall wide nets.
+# at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23; seeds 1 and 2: 23.09, 22.54), as larger
+# learning rates stall wide nets.
 SMALL_BATCH = 8192
 SMALL_BATCH_MAX_WIDTH = 48
 
