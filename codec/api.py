@@ -335,7 +335,8 @@ class _Job:
         before, base = self.fit_cfg, self.default_fit
         self.fit_cfg = self.cls.schedule(base, config, self.signal.spec, resolve_device(base.device).type)
         if self.fit_cfg != before and self.fit_cfg != base:
-            self.log.message(f"{self.prefix}fit: {self.fit_cfg.steps} steps of {self.fit_cfg.batch_points} points "
+            lr = f" at lr {self.fit_cfg.lr:g}" if self.fit_cfg.lr != base.lr else ""
+            self.log.message(f"{self.prefix}fit: {self.fit_cfg.steps} steps of {self.fit_cfg.batch_points} points{lr} "
                              f"for this net ({base.steps} of {base.batch_points} by default)")
 
     def fitted(self, config):

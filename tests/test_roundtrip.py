@@ -1,4 +1,6 @@
 """End to end through the library API on tiny synthetic images."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -138,23 +140,27 @@ def test_the_default_schedule_is_longer_only_on_a_gpu():
     assert gpu.lr == cfg.lr and gpu.quantized_steps > cfg.quantized_steps
 
 
-def test_narrow_siren_image_nets_fit_smaller_batches_longer_on_the_cpu_only():
-    """Narrow SIREN image nets take SMALL_BATCH points for proportionally more steps on a CPU (the same
-    arithmetic), and the same steps on a GPU, where a step costs the same at either batch; wider nets,
-    other signals and other methods keep the default fit."""
+def test_siren_image_nets_up_to_a_width_fit_smaller_batches_longer_on_the_cpu_only():
+    """SIREN image nets up to SMALL_BATCH_MAX_WIDTH take SMALL_BATCH points for proportionally more steps on a
+    CPU (the same arithmetic), and the same steps on a GPU, where a step costs the same at either batch; those
+    past SMALL_BATCH_FULL_LR_WIDTH at a lower learning rate; wider nets, other signals and other methods keep
+    the default fit."""
     from inrcodec.config import FitConfig
-    from inrcodec.models.siren import SMALL_BATCH, SMALL_BATCH_MAX_WIDTH, Siren, SirenConfig
+    from inrcodec.models.siren import (SMALL_BATCH, SMALL_BATCH_FULL_LR_WIDTH, SMALL_BATCH_MAX_WIDTH,
+                                       SMALL_BATCH_WIDE_LR, Siren, SirenConfig)
     from inrcodec.models.doh import Doh
     from inrcodec.signal import SignalSpec
     image, audio = SignalSpec("image", (256, 192), 3, 8), SignalSpec("audio", (65536,), 1, 16)
     fit = FitConfig(steps=2000)
-    narrow, wide = SirenConfig(width=SMALL_BATCH_MAX_WIDTH), SirenConfig(width=SMALL_BATCH_MAX_WIDTH + 2)
+    narrow, wide = SirenConfig(width=SMALL_BATCH_FULL_LR_WIDTH), SirenConfig(width=SMALL_BATCH_MAX_WIDTH)
     cpu = Siren.schedule(fit, narrow, image, "cpu")
-    assert cpu.batch_points == SMALL_BATCH < fit.batch_points
+    assert cpu.batch_points == SMALL_BATCH < fit.batch_points and cpu.lr == fit.lr
     assert cpu.steps * cpu.batch_points == fit.steps * fit.batch_points
     gpu = Siren.schedule(fit, narrow, image, "cuda")
     assert (gpu.batch_points, gpu.steps) == (SMALL_BATCH, fit.steps)
-    assert Siren.schedule(fit, wide, image, "cpu") == fit
+    assert Siren.schedule(fit, wide, image, "cpu") == dataclasses.replace(cpu, lr=fit.lr * SMALL_BATCH_WIDE_LR)
+    assert Siren.schedule(fit, wide, image, "cuda").lr == fit.lr * SMALL_BATCH_WIDE_LR < fit.lr
+    assert Siren.schedule(fit, SirenConfig(width=SMALL_BATCH_MAX_WIDTH + 2), image, "cpu") == fit
     assert Siren.schedule(fit, narrow, audio, "cpu") == fit
     assert Siren.schedule(FitConfig(steps=2000, batch_points=0), narrow, image, "cpu").batch_points == 0
     small = SignalSpec("image", (96, 128), 3, 8)  # 12,288 points: a 16k batch was the whole grid

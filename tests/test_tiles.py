@@ -53,6 +53,19 @@ def test_the_tiled_net_is_each_tile_run_through_its_own_siren():
         assert torch.allclose(out[tile == t], wanted, atol=1e-5)
 
 
+
+def test_points_from_some_tiles_only_run_those_nets_and_leave_the_rest_untouched():
+    spec = SignalSpec("image", (12, 16), 3, 8)
+    model = Siren(SirenConfig(width=8, layers=3, pe_freqs=2, tiles=2, overlap=2), spec,
+                  generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        whole = model.render()
+    corner = torch.tensor([r * 16 + c for r in range(3) for c in range(4)])  # the first tile's corner only
+    out = model(axis_coords(spec.shape, corner))
+    assert torch.allclose(out, whole[corner], atol=1e-6)
+    out.square().sum().backward()
+    assert model.w0.grad[0].abs().sum() > 0 and all(model.w0.grad[t].abs().sum() == 0 for t in (1, 2, 3))
+
 def test_gradients_reach_every_tile_from_a_random_batch():
     spec = SignalSpec("image", (20, 24), 1, 8)
     model = Siren(SirenConfig(width=8, layers=2, pe_freqs=1, tiles=2), spec, generator=torch.Generator().manual_seed(1))

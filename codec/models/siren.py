@@ -40,15 +40,23 @@ MAX_OVERLAP = 64
 # 0.25 / 0.5 / 1 bpp against 26.37 / 28.49 / 30.99), for about 10 s more per encode (6-11 %: finding each
 # point's tiles and blending costs every step).
 TILE_OVERLAP = 8
-# Image nets up to this width fit on 8,192-point batches for twice the steps (Siren.schedule): the same
-# arithmetic as 16,384-point batches, and the fit gains from the steps, not from the points per step. Whole
-# kodim05 / kodim23 at 0.5 bpp (width 46, 2×2 tiles, one thread each, two at a time, 2026-12-07): 16k × 4,000
-# steps 24.41 / 35.03 dB; 8k × 8,000 24.66 / 35.49 in 274 s; 16k × 8,000 24.59 / 35.41 in 520-1,008 s;
-# 4k × 16,000 23.96 / 35.52 in 320 s. Wider nets keep 16k: at 1 bpp (width 66) 8k batches stalled kodim13
-# at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23; seeds 1 and 2: 23.09, 22.54), as larger
-# learning rates stall wide nets.
+# Image nets up to SMALL_BATCH_MAX_WIDTH fit on 8,192-point batches for twice the steps (Siren.schedule): the
+# same arithmetic as 16,384-point batches, and the fit gains from the steps, not from the points per step.
+# Whole kodim05 / kodim23 at 0.5 bpp (width 46, 2×2 tiles, one thread each, two at a time, 2026-12-07): 16k ×
+# 4,000 steps 24.41 / 35.03 dB; 8k × 8,000 24.66 / 35.49 in 274 s; 16k × 8,000 24.59 / 35.41 in 520-1,008 s;
+# 4k × 16,000 23.96 / 35.52 in 320 s.
 SMALL_BATCH = 8192
-SMALL_BATCH_MAX_WIDTH = 48
+# Nets wider than SMALL_BATCH_FULL_LR_WIDTH take SMALL_BATCH_WIDE_LR times the learning rate on them: at 1 bpp
+# (width 66) the full rate stalled kodim13 at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23
+# with 16k; seeds 1 and 2: 23.09, 22.54), as larger rates stall wide nets. At 0.7 × 1e-3 the 8 Kodak images
+# at 1 bpp gave 28.76 / 36.96 / 27.24 / 26.57 / 25.24 / 34.46 / 32.04 / 37.93 dB (kodim01 / 03 / 05 / 08 / 13 /
+# 15 / 19 / 23; mean 31.15) against 16k's 28.73 / 36.51 / 27.09 / 26.53 / 25.23 / 34.18 / 31.95 / 37.69
+# (30.99), and 5e-4 gave kodim13 25.13 (2026-12-07, single encodes two at a time). Narrow nets keep the full
+# rate: 0.7 × cost width 46 at 0.5 bpp 0.22 / 0.30 dB (kodim05 / kodim23: 24.44 / 35.19). Nets wider than
+# SMALL_BATCH_MAX_WIDTH keep 16k batches: nothing past width 66 was measured.
+SMALL_BATCH_MAX_WIDTH = 66
+SMALL_BATCH_FULL_LR_WIDTH = 48
+SMALL_BATCH_WIDE_LR = 0.7
 
 
 @dataclass(frozen=True)
@@ -218,14 +226,16 @@ class Siren(LayoutTensors, Representation):
 
     @classmethod
     def schedule(cls, fit_cfg, config, spec, device_type):
-        """Narrow image nets fit on SMALL_BATCH points: on a CPU for as many more steps (the same
-        arithmetic), on a GPU, where a step costs about the same at either batch, for the same steps."""
+        """Image nets up to SMALL_BATCH_MAX_WIDTH fit on SMALL_BATCH points: on a CPU for as many more steps
+        (the same arithmetic), on a GPU, where a step costs about the same at either batch, for the same
+        steps; those wider than SMALL_BATCH_FULL_LR_WIDTH at SMALL_BATCH_WIDE_LR of the learning rate."""
         fit_cfg = super().schedule(fit_cfg, config, spec, device_type)
         points = min(fit_cfg.batch_points, spec.num_points)  # a batch past the grid's size is the whole grid
         if spec.kind != "image" or config.width > SMALL_BATCH_MAX_WIDTH or not 0 < SMALL_BATCH < points:
             return fit_cfg
         more = points / SMALL_BATCH if device_type == "cpu" else 1.0
-        return dataclasses.replace(fit_cfg, batch_points=SMALL_BATCH, steps=round(fit_cfg.steps * more))
+        lr = fit_cfg.lr * (SMALL_BATCH_WIDE_LR if config.width > SMALL_BATCH_FULL_LR_WIDTH else 1.0)
+        return dataclasses.replace(fit_cfg, batch_points=SMALL_BATCH, steps=round(fit_cfg.steps * more), lr=lr)
 
     @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
