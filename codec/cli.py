@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--size", type=_positive_int, help="hard cap on the file size in bytes")
     rate.add_argument("--kbps", type=_positive_float, help="audio/video: hard cap on kbit/s (whole file)")
     rate.add_argument("--psnr", type=_positive_float, help="smallest file whose decoded PSNR reaches this (dB)")
-    enc.add_argument("--steps", type=_non_negative_int, help="fitting steps (default 2000, or 5000 on a GPU; more for tiled and narrow image nets)")
+    enc.add_argument("--steps", type=_non_negative_int, help="fitting steps (default 2000, or 5000 on a GPU; more for tiled nets and for image nets up to 66 wide)")
     enc.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     enc.add_argument("--seed", type=int, default=0)
     enc.add_argument("--width", type=_positive_int, help="neurons per layer (default: sized from the rate)")
