@@ -49,10 +49,10 @@ SMALL_BATCH = 8192
 # Nets wider than SMALL_BATCH_FULL_LR_WIDTH take SMALL_BATCH_WIDE_LR times the learning rate on them: at 1 bpp
 # (width 66) the full rate stalled kodim13 at 20 dB for over 2,000 steps (23.51 dB in the end against 25.23
 # with 16k; seeds 1 and 2: 23.09, 22.54), as larger rates stall wide nets. At 0.7 × 1e-3 the 8 Kodak images
-# at 1 bpp gave 28.76 / 36.96 / 27.24 / 26.57 / 25.24 / 34.46 / 32.04 / 37.93 dB (kodim01 / 03 / 05 / 08 / 13 /
-# 15 / 19 / 23; mean 31.15) against 16k's 28.73 / 36.51 / 27.09 / 26.53 / 25.23 / 34.18 / 31.95 / 37.69
-# (30.99), and 5e-4 gave kodim13 25.13 (2026-12-07, single encodes two at a time). Narrow nets keep the full
-# rate: 0.7 × cost width 46 at 0.5 bpp 0.22 / 0.30 dB (kodim05 / kodim23: 24.44 / 35.19). Nets wider than
+# at 1 bpp gave 28.76 / 36.96 / 27.27 / 26.60 / 25.24 / 34.29 / 31.99 / 38.00 dB (kodim01 / 03 / 05 / 08 / 13 /
+# 15 / 19 / 23; mean 31.14; bench/results/rd_image_cpu_wide8k_1.md) against 16k's 28.73 / 36.51 / 27.09 /
+# 26.53 / 25.23 / 34.18 / 31.95 / 37.69 (30.99); 5e-4 gave kodim13 25.13. Narrow nets keep the full rate: 0.7 ×
+# cost width 46 at 0.5 bpp 0.22 / 0.30 dB (kodim05 / kodim23: 24.44 / 35.19). Nets wider than
 # SMALL_BATCH_MAX_WIDTH keep 16k batches: nothing past width 66 was measured.
 SMALL_BATCH_MAX_WIDTH = 66
 SMALL_BATCH_FULL_LR_WIDTH = 48
