@@ -1,5 +1,5 @@
 """Time of SIREN fitting steps at two batch sizes, paired on one image: what the 8k-point schedule of
-narrow image nets (models/siren.py, SMALL_BATCH) costs against 16k points for half the steps.
+image nets up to SMALL_BATCH_MAX_WIDTH (models/siren.py) costs against 16k points for half the steps.
 
     python bench/fit_step_time.py                                   # kodim05, 0.25 / 0.5 / 1 bpp
     python bench/fit_step_time.py --image my.png --bpp 0.5 --batches 16384 4096

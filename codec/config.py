@@ -106,7 +106,8 @@ class FitConfig:
                                 # that backs off on a jump would not see it. So 1e-3 stays. 2×2 tiles (0.5.1) do
                                 # no better: at 1 bpp (width 66), 2e-3 with 5 % warm-up gave kodim05 25.51 dB
                                 # (27.09 at 1e-3) and kodim08 19.77 (26.53).
-    batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch). 16k on the GPU too:
+    batch_points: int = 16384   # coordinates per step; 0 = the whole grid (full batch); SIREN image nets up to
+                                # 66 wide take 8k on every device (Siren.schedule). Not the whole grid on a GPU:
                                 # full-grid steps (2,000, H100) gave kodim01 23.67/24.98/26.57 dB at
                                 # 0.25/0.5/1 bpp against 23.95/25.35/27.04 for 1,000 16k-point steps on CPU
     qat_steps: int = -1         # quantization-aware steps (straight-through rounding) after the float
