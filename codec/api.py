@@ -351,6 +351,7 @@ class _Job:
             if retry_loss < loss or math.isnan(loss):
                 model, batch_gen = retry, retry_gen
         self.batch_gen = batch_gen  # quantization-aware steps carry on with the kept fit's batches
+        model.canonicalize()
         return model
 
     def _fit_once(self, config, fit_cfg: FitConfig) -> tuple:
@@ -367,6 +368,7 @@ class _Job:
         model.step_indices = dict(steps)
         fit_quantized(model, self.signal, self.fit_cfg, self.quiet, self.batch_gen, self.prefix)
         model.cpu()
+        model.canonicalize(wrap=False)  # QAT may have swapped neighbours; the order is exact on the grid
 
     def fit_for_budget(self, config, budget: int | None):
         """Fit, then take the finest step that fits the budget; refit narrower if nothing fits."""

@@ -1,6 +1,7 @@
 """A model's transmitted tensors <-> the weight section: step indices, then entropy-coded integers."""
 import math
 
+import numpy as np
 import torch
 
 from inrcodec import entropy
@@ -25,10 +26,14 @@ def assign_steps(model, base_index: int) -> dict:
 def encode_weights(model, step_indices: dict) -> bytes:
     out = bytearray()
     symbols = []
+    delta_coded = set(model.delta_coded_names())
     for name, p in model.transmitted():
         index = step_indices[name]
         out += svarint(index)
-        symbols.append(quantize(p.detach().cpu(), step_from_index(index), "symbols").reshape(-1).numpy())
+        tensor = quantize(p.detach().cpu(), step_from_index(index), "symbols").numpy()
+        if name in delta_coded:
+            tensor = np.diff(tensor, axis=-1, prepend=np.zeros_like(tensor[..., :1]))
+        symbols.append(tensor.reshape(-1))
     return bytes(out) + entropy.encode_tensors(symbols)
 
 
@@ -42,6 +47,9 @@ def decode_weights(model, payload: bytes) -> None:
         if not STEP_INDEX_MIN <= index <= STEP_INDEX_MAX:
             raise CorruptFile(f"step index {index} out of range")
         indices[name] = index
-    counts = [p.numel() for _, p in model.transmitted()]
-    tensors = entropy.decode_tensors(payload[r.pos:], counts)
+    shapes = [tuple(p.shape) for _, p in model.transmitted()]
+    tensors = entropy.decode_tensors(payload[r.pos:], [math.prod(shape) for shape in shapes])
+    delta_coded = set(model.delta_coded_names())
+    tensors = [np.cumsum(t.reshape(shape), axis=-1) if name in delta_coded else t
+               for name, shape, t in zip(names, shapes, tensors)]
     model.load_symbols({name: torch.from_numpy(t) for name, t in zip(names, tensors)}, indices)

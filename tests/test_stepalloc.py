@@ -21,6 +21,7 @@ def fitted_siren(image, width=16):
     signal = from_array(image)
     model = Siren(Siren.default_config(signal.spec, width=width), signal.spec, torch.Generator().manual_seed(0))
     fit_float(model, signal, FIT, True, torch.Generator().manual_seed(1))
+    model.canonicalize()  # as the encoder leaves a float fit (canonical.py)
     return model, signal
 
 

@@ -228,7 +228,8 @@ def test_the_encoder_overlaps_its_tiles_and_the_header_keeps_it():
     assert Siren.sized_config(Siren.default_config(spec), spec, 3 * MIN_TILE_PARAMS).overlap == 0
     assert Siren.default_config(spec, tiles=2).overlap == TILE_OVERLAP
     assert Siren.default_config(spec, tiles=2, overlap=0).overlap == 0
-    assert SirenConfig.from_bytes(tiled.to_bytes()[:-1]) == dataclasses.replace(tiled, overlap=0)  # a 0.5.0 header
+    old = dataclasses.replace(tiled, sorted_units=0)  # a 0.5.1-0.5.8 header ends at the overlap
+    assert SirenConfig.from_bytes(old.to_bytes()[:-1]) == dataclasses.replace(old, overlap=0)  # a 0.5.0 header
     image = smooth_image(40, 48, 3, 8, seed=5)
     data = inrcodec.encode(image, fit=FAST_FIT, tiles=2, width=10)
     assert inrcodec.info(data)["config"]["overlap"] == TILE_OVERLAP

@@ -132,7 +132,9 @@ class Representation(nn.Module):
         would move every entry. True when at most `max_fraction` of the entries had to move for the
         file to fit; otherwise nothing changes."""
         tensors, candidates = [], []  # candidates: (margin, tensor number, flat index) per entry
-        for number, (name, p) in enumerate(self.transmitted()):
+        # A delta-coded entry one step nearer zero makes one step a symbol larger and the next smaller: no saving.
+        trimmable = [(name, p) for name, p in self.transmitted() if name not in self.delta_coded_names()]
+        for number, (name, p) in enumerate(trimmable):
             step = step_from_index(steps[name])
             flat = p.detach().cpu().reshape(-1).clone()
             symbol = quantize(flat, step, "symbols")  # the packer's own rounding
@@ -171,6 +173,15 @@ class Representation(nn.Module):
         return True
 
     # -- shared machinery -------------------------------------------------------------------
+    def delta_coded_names(self) -> tuple:
+        """Tensors whose symbols the file holds as steps along their last axis (weights.py); none
+        unless a method keeps them sorted (canonicalize)."""
+        return ()
+
+    def canonicalize(self, wrap: bool = True) -> None:
+        """Move to an equivalent network that codes in fewer bits (a no-op unless a method knows one).
+        `wrap` False: only moves that keep quantized weights on their grid (after QAT)."""
+
     def transmitted(self) -> list:
         return [(name, getattr(self, name)) for name in self.transmitted_names()]
 

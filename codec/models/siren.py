@@ -12,6 +12,7 @@ import torch
 from inrcodec import kernels
 from inrcodec.config import TAIL, ModelConfig
 from inrcodec.models.base import LayoutTensors, Representation
+from inrcodec.models.canonical import canonicalize_sine_mlp
 from inrcodec.models.tiling import MAX_TILES, Tiling, largest_tile, tile_count, tiled_sine_mlp
 from inrcodec.registry import MODELS
 from inrcodec.signal import axis_coords
@@ -91,10 +92,15 @@ class SirenConfig(SineNetConfig):
     # Samples each tile's net reaches past its block, blended across the border (tiling.Tiling);
     # 0 = tiles meet edge to edge (every file before 0.5.1).
     overlap: int = field(default=0, metadata={TAIL: True})
+    # 1: each sine layer's units are in canonical order (canonical.py) and its biases are coded as steps
+    # from the one before; 0: biases coded as they are (every file before 0.5.9).
+    sorted_units: int = field(default=0, metadata={TAIL: True})
 
     def validate(self):
         super().validate()
         validate_tiling(self)
+        if self.sorted_units not in (0, 1):
+            raise ValueError(f"sorted_units {self.sorted_units} is not 0 or 1")
 
 
 def validate_tiling(config) -> None:
@@ -211,6 +217,7 @@ class Siren(LayoutTensors, Representation):
 
     @classmethod
     def default_config(cls, spec, **overrides):
+        overrides = {"sorted_units": 1, **overrides}
         if spec.kind == "image" and not {"width", "tiles"} & overrides.keys():
             # The default width's parameters, spent on tiles where the image is large enough.
             untiled = SirenConfig(**{"pe_freqs": default_pe_freqs(spec), **overrides})
@@ -255,6 +262,18 @@ class Siren(LayoutTensors, Representation):
     @classmethod
     def knob(cls, config) -> tuple:
         return ("width", config.width)
+
+    def delta_coded_names(self):
+        return tuple(f"b{i}" for i in range(self.config.layers)) if self.config.sorted_units else ()
+
+    def canonicalize(self, wrap: bool = True) -> None:
+        """Biases wrapped and units sorted (canonical.py), when the config says the file keeps them so."""
+        if not self.config.sorted_units:
+            return
+        layers = range(self.config.layers)
+        canonicalize_sine_mlp([getattr(self, f"w{i}") for i in layers] + [self.w_out],
+                              [getattr(self, f"b{i}") for i in layers],
+                              [layer_omega(self.config, i) for i in layers], wrap)
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords, shape=self.spec.shape)
