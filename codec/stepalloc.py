@@ -56,7 +56,8 @@ def measured_step_scales(model, signal: Signal, base_index: int) -> dict:
         # a fit that has not quite converged makes as large as the curvature term we want (kodim23:
         # one-sided probes sent a whole tensor 2**12 coarser and the file lost 7 dB).
         growth = 0.5 * (mse({**floats, name: tensor + error}) + mse({**floats, name: tensor - error})) - reference
-        raw[name] = (max(growth, 0.0) / step ** 2, tensor.numel())
+        mask = model.transmitted_mask(name)
+        raw[name] = (max(growth, 0.0) / step ** 2, tensor.numel() if mask is None else int(mask.sum()))
     scales = {}
     for name, (a, n) in raw.items():
         ideal = math.sqrt(n / a) if a > 0 else float("inf")

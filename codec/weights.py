@@ -33,7 +33,8 @@ def encode_weights(model, step_indices: dict) -> bytes:
         tensor = quantize(p.detach().cpu(), step_from_index(index), "symbols").numpy()
         if name in delta_coded:
             tensor = np.diff(tensor, axis=-1, prepend=np.zeros_like(tensor[..., :1]))
-        symbols.append(tensor.reshape(-1))
+        mask = model.transmitted_mask(name)
+        symbols.append(tensor.reshape(-1) if mask is None else tensor[mask.cpu().numpy()])
     return bytes(out) + entropy.encode_tensors(symbols)
 
 
@@ -48,8 +49,18 @@ def decode_weights(model, payload: bytes) -> None:
             raise CorruptFile(f"step index {index} out of range")
         indices[name] = index
     shapes = [tuple(p.shape) for _, p in model.transmitted()]
-    tensors = entropy.decode_tensors(payload[r.pos:], [math.prod(shape) for shape in shapes])
+    masks = [model.transmitted_mask(name) for name in names]
+    masks = [None if mask is None else mask.cpu().numpy() for mask in masks]
+    counts = [math.prod(shape) if mask is None else int(mask.sum()) for shape, mask in zip(shapes, masks)]
+    tensors = entropy.decode_tensors(payload[r.pos:], counts)
     delta_coded = set(model.delta_coded_names())
-    tensors = [np.cumsum(t.reshape(shape), axis=-1) if name in delta_coded else t
-               for name, shape, t in zip(names, shapes, tensors)]
-    model.load_symbols({name: torch.from_numpy(t) for name, t in zip(names, tensors)}, indices)
+    full = {}
+    for name, shape, mask, t in zip(names, shapes, masks, tensors):
+        if mask is not None:
+            t, held = np.zeros(shape, dtype=np.int64), t
+            t[mask] = held
+        t = t.reshape(shape)
+        if name in delta_coded:
+            t = np.cumsum(t, axis=-1) * (1 if mask is None else mask)  # the running sum stops at the held entries
+        full[name] = torch.from_numpy(np.ascontiguousarray(t))
+    model.load_symbols(full, indices)

@@ -173,6 +173,11 @@ class Representation(nn.Module):
         return True
 
     # -- shared machinery -------------------------------------------------------------------
+    def transmitted_mask(self, name: str):
+        """A bool tensor of the entries of tensor `name` that the file holds (the rest are zero and
+        stay so), or None for every entry."""
+        return None
+
     def delta_coded_names(self) -> tuple:
         """Tensors whose symbols the file holds as steps along their last axis (weights.py); none
         unless a method keeps them sorted (canonicalize)."""
@@ -186,7 +191,8 @@ class Representation(nn.Module):
         return [(name, getattr(self, name)) for name in self.transmitted_names()]
 
     def num_transmitted(self) -> int:
-        return sum(p.numel() for _, p in self.transmitted())
+        masks = [self.transmitted_mask(name) for name in self.transmitted_names()]
+        return sum(p.numel() if mask is None else int(mask.sum()) for (_, p), mask in zip(self.transmitted(), masks))
 
     def steps(self) -> dict:
         return {name: step_from_index(i) for name, i in self.step_indices.items()}

@@ -16,13 +16,15 @@ import torch
 
 
 @torch.no_grad()
-def canonicalize_sine_mlp(weights: list, biases: list, omegas: list, wrap: bool = True) -> None:
+def canonicalize_sine_mlp(weights: list, biases: list, omegas: list, wrap: bool = True, held=None) -> None:
     """In place: each sine layer's biases into [0, π/(2ω)] (when `wrap`), then its units sorted by bias.
 
     weights[i] (..., out, in) and biases[i] (..., out) are sine layer i's, for i < len(biases);
     weights[len(biases)] is the linear output's. A leading tile axis (...) is handled per tile.
     Without `wrap` only the moves that keep quantized weights on their grid are made (sign flips
     and the order; rounding is symmetric): for use after quantization-aware fitting.
+    `held` (..., units) bool, when some tiles use fewer units than the tensors have: those units
+    (all zero) stay after the used ones, which alone are sorted.
     """
     for i, (w, b, omega) in enumerate(zip(weights, biases, omegas)):
         following = weights[i + 1]
@@ -34,7 +36,7 @@ def canonicalize_sine_mlp(weights: list, biases: list, omegas: list, wrap: bool 
         b *= flip
         w *= flip.unsqueeze(-1)
         following *= flip.unsqueeze(-2)
-        order = torch.argsort(b, dim=-1, stable=True)
+        order = torch.argsort(b if held is None else torch.where(held, b, math.inf), dim=-1, stable=True)
         b.copy_(torch.gather(b, -1, order))
         w.copy_(torch.gather(w, -2, order.unsqueeze(-1).expand_as(w)))
         following.copy_(torch.gather(following, -1, order.unsqueeze(-2).expand_as(following)))

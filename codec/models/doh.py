@@ -19,7 +19,6 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from inrcodec import kernels
@@ -28,7 +27,7 @@ from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_un
 from inrcodec.models.base import Representation
 from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, retiled,
                                    siren_forward, siren_layout, siren_params, tiles_of, validate_tiling)
-from inrcodec.models.tiling import MAX_TILES, axis_tiles, tile_count
+from inrcodec.models.tiling import MAX_TILES, tile_count, tile_detail
 from inrcodec.registry import MODELS
 
 MAX_LATENT = 1 << 20
@@ -158,22 +157,6 @@ def detail_slices(latent: int, detail: list) -> tuple:
     detail counts as at least DETAIL_FLOOR times the mean (a flat tile still needs its net)."""
     floor = DETAIL_FLOOR * sum(detail) / len(detail)
     return shared_out(latent, [max(d, floor, 1e-12) ** DETAIL_POWER for d in detail])
-
-
-def tile_detail(signal, tiles: int) -> list:
-    """Each tile's mean absolute step between neighbouring samples (both axes, every channel), in tile
-    order: how much the tile's net has to draw."""
-    samples = signal.samples.astype(np.float32)
-    steps = [np.abs(np.diff(samples, axis=axis)) for axis in range(len(signal.spec.shape))]
-    bounds = [[j * n // t for j in range(t + 1)] for n, t in zip(signal.spec.shape, axis_tiles(signal.spec.shape, tiles))]
-    detail = []
-    for block in itertools.product(*[list(zip(b[:-1], b[1:])) for b in bounds]):
-        total = count = 0.0
-        for axis, step in enumerate(steps):
-            index = tuple(slice(lo, min(hi, step.shape[a])) for a, (lo, hi) in enumerate(block))
-            total, count = total + float(step[index].sum()), count + step[index].size
-        detail.append(total / max(count, 1))
-    return detail
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from inrcodec import kernels
 from inrcodec.config import TAIL, ModelConfig
 from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.models.canonical import canonicalize_sine_mlp
-from inrcodec.models.tiling import MAX_TILES, Tiling, largest_tile, tile_count, tiled_sine_mlp
+from inrcodec.models.tiling import MAX_TILES, Tiling, largest_tile, tile_count, tile_detail, tiled_sine_mlp
 from inrcodec.registry import MODELS
 from inrcodec.signal import axis_coords
 
@@ -55,9 +55,16 @@ SMALL_BATCH = 8192
 # 26.53 / 25.23 / 34.18 / 31.95 / 37.69 (30.99); 5e-4 gave kodim13 25.13. Narrow nets keep the full rate: 0.7 ×
 # cost width 46 at 0.5 bpp 0.22 / 0.30 dB (kodim05 / kodim23: 24.44 / 35.19). Nets wider than
 # SMALL_BATCH_MAX_WIDTH keep 16k batches: nothing past width 66 was measured.
-SMALL_BATCH_MAX_WIDTH = 66
+SMALL_BATCH_MAX_WIDTH = 70
 SMALL_BATCH_FULL_LR_WIDTH = 48
 SMALL_BATCH_WIDE_LR = 0.7
+# Tiles of an image get widths in proportion to their detail (tiling.tile_detail) ** DETAIL_POWER, each
+# counted as at least DETAIL_FLOOR times the mean, as D'OH's latent slices are (doh.py).
+DETAIL_POWER = 1.0
+DETAIL_FLOOR = 0.25
+# What a sorted sine bias costs against another parameter, for sizing: whole kodim05 at 0.5 bpp coded its
+# 736 biases in about 2.5 bits each where the weights took about 6 (canonical.py).
+SORTED_BIAS_COST = 0.45
 
 
 @dataclass(frozen=True)
@@ -95,12 +102,18 @@ class SirenConfig(SineNetConfig):
     # 1: each sine layer's units are in canonical order (canonical.py) and its biases are coded as steps
     # from the one before; 0: biases coded as they are (every file before 0.5.9).
     sorted_units: int = field(default=0, metadata={TAIL: True})
+    # Units each tile uses, in tile order, each at most `width` (the tensors' size); empty = every tile
+    # uses `width` (every file before 0.5.9). The encoder gives busier tiles more (detail_widths).
+    tile_widths: tuple = field(default=(), metadata={TAIL: True})
 
     def validate(self):
         super().validate()
         validate_tiling(self)
         if self.sorted_units not in (0, 1):
             raise ValueError(f"sorted_units {self.sorted_units} is not 0 or 1")
+        if self.tile_widths and (len(self.tile_widths) > MAX_TILES ** 2
+                                 or not all(1 <= w <= self.width for w in self.tile_widths)):
+            raise ValueError(f"tile widths {self.tile_widths[:8]}... must lie in 1..{self.width}")
 
 
 def validate_tiling(config) -> None:
@@ -179,7 +192,44 @@ def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None, sha
 
 
 def siren_params(config: SirenConfig, spec) -> int:
+    """Parameters the file holds (a tile using fewer units than the tensors have holds fewer)."""
+    widths = getattr(config, "tile_widths", ())
+    if widths:
+        return sum(siren_params(dataclasses.replace(config, width=w, tiles=1, tile_widths=()), spec) for w in widths)
     return sum(math.prod(shape) for _, shape, _, _ in siren_layout(config, spec))
+
+
+def sizing_params(config: SirenConfig, spec) -> float:
+    """Parameters as sizing counts them: a sorted, delta-coded sine bias (canonical.py) costs about
+    SORTED_BIAS_COST of what another parameter does."""
+    params = siren_params(config, spec)
+    if not getattr(config, "sorted_units", 0):
+        return params
+    widths = getattr(config, "tile_widths", ()) or [config.width] * tiles_of(config, spec)
+    return params - (1.0 - SORTED_BIAS_COST) * config.layers * sum(widths)
+
+
+def detail_widths(config: SirenConfig, spec, detail: list) -> tuple:
+    """Per-tile widths holding about the parameters of `config`'s equal tiles, shared in proportion to
+    detail ** DETAIL_POWER (a tile's detail counted as at least DETAIL_FLOOR times the mean)."""
+    one = dataclasses.replace(config, tiles=1, tile_widths=())
+    total = sizing_params(dataclasses.replace(config, tile_widths=()), spec)
+    floor = DETAIL_FLOOR * sum(detail) / len(detail)
+    weights = [max(d, floor, 1e-12) ** DETAIL_POWER for d in detail]
+    widths = []
+    for weight in weights:
+        share = total * weight / sum(weights)
+        width = MIN_SIZED_WIDTH
+        while width < MAX_SIZED_WIDTH and sizing_params(dataclasses.replace(one, width=width + 1), spec) <= share:
+            width += 1
+        widths.append(width)
+    return tuple(widths)
+
+
+def typical_width(config) -> float:
+    """The width of equal tiles with the same parameters, about (what the schedule's width bands mean)."""
+    widths = getattr(config, "tile_widths", ())
+    return math.sqrt(sum(w * w for w in widths) / len(widths)) if widths else config.width
 
 
 def default_pe_freqs(spec, tiles: int = 1) -> int:
@@ -213,7 +263,23 @@ class Siren(LayoutTensors, Representation):
         layout = siren_layout(config, spec)
         if sum(math.prod(shape) for _, shape, _, _ in layout) > MAX_PARAMS:
             raise ValueError(f"a net over the limit of {MAX_PARAMS} parameters")
+        if config.tile_widths and len(config.tile_widths) != tiles_of(config, spec):
+            raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles_of(config, spec)} tiles")
         self._init_layout(layout, generator)
+        self._held = {}  # name -> the entries the file holds, where some tiles use fewer units
+        if config.tile_widths:
+            units = torch.arange(config.width) < torch.tensor(config.tile_widths)[:, None]  # (tiles, width)
+            for name, shape, _, _ in layout:
+                if name == "b_out":
+                    continue
+                held = units if name.startswith("b") else \
+                    (units[:, None, :] if name == "w_out" else units[:, :, None]).expand(shape)
+                if name.startswith("w") and name not in ("w0", "w_out"):
+                    held = held & units[:, None, :]
+                self.register_buffer(f"_held_{name}", held.contiguous(), persistent=False)
+                self._held[name] = f"_held_{name}"
+                with torch.no_grad():
+                    getattr(self, name).mul_(held)
 
     @classmethod
     def default_config(cls, spec, **overrides):
@@ -238,30 +304,56 @@ class Siren(LayoutTensors, Representation):
         steps; those wider than SMALL_BATCH_FULL_LR_WIDTH at SMALL_BATCH_WIDE_LR of the learning rate."""
         fit_cfg = super().schedule(fit_cfg, config, spec, device_type)
         points = min(fit_cfg.batch_points, spec.num_points)  # a batch past the grid's size is the whole grid
-        if spec.kind != "image" or config.width > SMALL_BATCH_MAX_WIDTH or not 0 < SMALL_BATCH < points:
+        width = typical_width(config)
+        if spec.kind != "image" or width > SMALL_BATCH_MAX_WIDTH or not 0 < SMALL_BATCH < points:
             return fit_cfg
         more = points / SMALL_BATCH if device_type == "cpu" else 1.0
-        lr = fit_cfg.lr * (SMALL_BATCH_WIDE_LR if config.width > SMALL_BATCH_FULL_LR_WIDTH else 1.0)
+        lr = fit_cfg.lr * (SMALL_BATCH_WIDE_LR if width > SMALL_BATCH_FULL_LR_WIDTH else 1.0)
         return dataclasses.replace(fit_cfg, batch_points=SMALL_BATCH, steps=round(fit_cfg.steps * more), lr=lr)
 
     @classmethod
     def sized_config(cls, config, spec, target_params: float, fixed=frozenset()):
         config = retiled(config, spec, config.tiles if "tiles" in fixed else image_tiles(spec, target_params), fixed)
+        if config.tile_widths:  # the user's: the tensors are as wide as the widest
+            return dataclasses.replace(config, width=max(config.tile_widths))
         width = MIN_SIZED_WIDTH
-        for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 2):
-            if siren_params(dataclasses.replace(config, width=w), spec) > target_params:
+        for w in range(MIN_SIZED_WIDTH, MAX_SIZED_WIDTH + 1, 1 if config.tiles > 1 else 2):
+            if sizing_params(dataclasses.replace(config, width=w), spec) > target_params:
                 break
             width = w
         return dataclasses.replace(config, width=width)
 
     @classmethod
+    def content_config(cls, config, signal, fixed=frozenset()):
+        """An image's tiles get widths by their detail (detail_widths), unless the user set a width."""
+        if config.tile_widths and len(config.tile_widths) != tiles_of(config, signal.spec):
+            raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles_of(config, signal.spec)} tiles")
+        if signal.spec.kind != "image" or tiles_of(config, signal.spec) == 1 or {"width", "tile_widths"} & fixed:
+            return config
+        widths = detail_widths(config, signal.spec, tile_detail(signal, config.tiles))
+        return dataclasses.replace(config, width=max(widths), tile_widths=widths)
+
+    @classmethod
     def resized(cls, config, factor: float):
-        width = max(MIN_SIZED_WIDTH, min(MAX_SIZED_WIDTH, int(config.width * factor)))
-        return None if width == config.width else dataclasses.replace(config, width=width)
+        def scaled(w):
+            return max(MIN_SIZED_WIDTH, min(MAX_SIZED_WIDTH, int(w * factor)))
+        width = scaled(config.width)
+        if width == config.width:
+            return None
+        widths = tuple(min(width, scaled(w)) for w in config.tile_widths)
+        return dataclasses.replace(config, width=width, tile_widths=widths)
 
     @classmethod
     def knob(cls, config) -> tuple:
         return ("width", config.width)
+
+    def transmitted_mask(self, name):
+        return getattr(self, self._held[name]) if name in self._held else None
+
+    def network_params(self, transmitted):
+        # Units a tile does not use stay zero (their gradients too), whatever the optimizer or rounding does.
+        return {name: p * getattr(self, self._held[name]) if name in self._held else p
+                for name, p in transmitted.items()} if self._held else transmitted
 
     def delta_coded_names(self):
         return tuple(f"b{i}" for i in range(self.config.layers)) if self.config.sorted_units else ()
@@ -273,7 +365,8 @@ class Siren(LayoutTensors, Representation):
         layers = range(self.config.layers)
         canonicalize_sine_mlp([getattr(self, f"w{i}") for i in layers] + [self.w_out],
                               [getattr(self, f"b{i}") for i in layers],
-                              [layer_omega(self.config, i) for i in layers], wrap)
+                              [layer_omega(self.config, i) for i in layers], wrap,
+                              self.transmitted_mask("b0"))
 
     def forward_with(self, params, coords):
         return siren_forward(self.config, params, coords, shape=self.spec.shape)

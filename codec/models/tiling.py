@@ -17,6 +17,7 @@ input range as an untiled one.
 import itertools
 import math
 
+import numpy as np
 import torch
 
 from inrcodec.kernels.reference import positional_encoding
@@ -131,3 +132,19 @@ def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: 
         blended = blended.index_add(0, point[start:start + size], out[start:start + size])
         start += size
     return blended
+
+
+def tile_detail(signal, tiles: int) -> list:
+    """Each tile's mean absolute step between neighbouring samples (both axes, every channel), in tile
+    order: how much the tile's net has to draw."""
+    samples = signal.samples.astype(np.float32)
+    steps = [np.abs(np.diff(samples, axis=axis)) for axis in range(len(signal.spec.shape))]
+    bounds = [[j * n // t for j in range(t + 1)] for n, t in zip(signal.spec.shape, axis_tiles(signal.spec.shape, tiles))]
+    detail = []
+    for block in itertools.product(*[list(zip(b[:-1], b[1:])) for b in bounds]):
+        total = count = 0.0
+        for axis, step in enumerate(steps):
+            index = tuple(slice(lo, min(hi, step.shape[a])) for a, (lo, hi) in enumerate(block))
+            total, count = total + float(step[index].sum()), count + step[index].size
+        detail.append(total / max(count, 1))
+    return detail
