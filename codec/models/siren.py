@@ -54,12 +54,18 @@ SMALL_BATCH = 8192
 # 15 / 19 / 23; mean 31.14; bench/results/rd_image_cpu_wide8k_1.md) against 16k's 28.73 / 36.51 / 27.09 /
 # 26.53 / 25.23 / 34.18 / 31.95 / 37.69 (30.99); 5e-4 gave kodim13 25.13. Narrow nets keep the full rate: 0.7 ×
 # cost width 46 at 0.5 bpp 0.22 / 0.30 dB (kodim05 / kodim23: 24.44 / 35.19). Nets wider than
-# SMALL_BATCH_MAX_WIDTH keep 16k batches: nothing past width 66 was measured.
+# SMALL_BATCH_MAX_WIDTH keep 16k batches. It was 66 (a Kodak image at 1 bpp) until 0.5.9, whose sizing makes
+# that 68 (sorted biases count less; tiled widths step by 1); the widths compared are typical_width's, so
+# tiles by detail 60-80 wide at 1 bpp count as 68. Nothing wider than 66 was measured on its own.
 SMALL_BATCH_MAX_WIDTH = 70
 SMALL_BATCH_FULL_LR_WIDTH = 48
 SMALL_BATCH_WIDE_LR = 0.7
-# Tiles of an image get widths in proportion to their detail (tiling.tile_detail) ** DETAIL_POWER, each
-# counted as at least DETAIL_FLOOR times the mean, as D'OH's latent slices are (doh.py).
+# Tiles of an image get parameters in proportion to their detail (tiling.tile_detail) ** DETAIL_POWER, each
+# counted as at least DETAIL_FLOOR times the mean, as D'OH's latent slices are (doh.py). Single encodes on
+# the 2-core CPU (one thread each, two at a time; equal tiles with sorted biases against detail widths):
+# whole kodim19 at 0.25 bpp 27.57 dB (width 31) -> 28.28 with power 1 (widths 18 / 22 / 39 / 38), 27.93
+# with power 0.5; kodim23 at 0.5 bpp 35.46 (width 46) -> 35.30 with power 1 (46 / 48 / 46 / 42), 35.43
+# with 0.5 (kodim23 varies by about 0.15 dB from one encode to another).
 DETAIL_POWER = 1.0
 DETAIL_FLOOR = 0.25
 # What a sorted sine bias costs against another parameter, for sizing: whole kodim05 at 0.5 bpp coded its
