@@ -5,7 +5,7 @@ Audio: waveform SNR and PSNR on excerpts of the corpus files (FLAC lossless size
 Opus through soundfile at 48 kHz, resampled by FFT for 44.1 kHz sources). Video: PSNR on Y and
 on RGB (full-range BT.601 from the Y4M planes), x264 and x265 through PyAV in 4:2:0.
 Also times F-INR against SIREN at the same parameter count on one group of frames.
-Writes media_{audio,video,speed}.json / .md and RD plots to bench/results/.
+Writes media_{audio,video,speed}[_TAG].json / .md and RD plots to bench/results/.
 
     python bench/media.py audio --seconds 1 --steps 500
     python bench/media.py video --frames 16 --steps 500
@@ -35,7 +35,7 @@ from inrcodec.registry import MODELS
 from inrcodec.signal import Signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rd import json_safe, machine_info  # noqa: E402
+from rd import json_safe, machine_info, model_option  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -64,6 +64,9 @@ def parse_args(argv=None):
     p.add_argument("--kbps", nargs="+", type=float, default=[48.0, 128.0], help="audio: inrcodec kbit/s caps")
     p.add_argument("--bpp", nargs="+", type=float, default=[0.1, 0.3], help="video: inrcodec bpp caps")
     p.add_argument("--methods", nargs="+", default=["finr", "siren", "doh"])
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", type=model_option,
+                   help="an inrcodec model option for every encode, e.g. sorted_units=0 (numbers as numbers)")
+    p.add_argument("--tag", default="", help="suffix for the output file names (media_KIND_TAG)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     return p.parse_args(argv)
 
@@ -77,11 +80,12 @@ def excerpt(signal: Signal, length: int) -> Signal:
     return Signal(signal.samples[:length], dataclasses.replace(signal.spec, shape=(length,) + signal.spec.shape[1:]))
 
 
-def inr_point(signal, method, steps, workdir, **rate):
-    """Encode to a real file, decode it, measure."""
+def inr_point(signal, method, steps, workdir, options=None, **rate):
+    """Encode to a real file (with model `options`), decode it, measure."""
     start = time.monotonic()
     try:
-        result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps), **rate)
+        result = inrcodec.api.encode_report(signal, method=method, fit=fitted(method, signal.spec.kind, steps),
+                                            **(options or {}), **rate)
     except inrcodec.CodecError as exc:
         return {"codec": f"inrcodec-{method}", "setting": rate, "error": str(exc)}
     path = workdir / "x.inrc"
@@ -144,7 +148,7 @@ def audio_points(path: Path, args, workdir: Path) -> list:
              "quality": float_quality(back, floats.reshape(len(floats), -1))})
     for method in args.methods:
         for kbps in args.kbps if method != "doh" else args.kbps[:1]:
-            add(inr_point(signal, method, args.steps[method], workdir, kbps=kbps))
+            add(inr_point(signal, method, args.steps[method], workdir, dict(args.set), kbps=kbps))
     return points
 
 
@@ -209,7 +213,7 @@ def video_points(path: Path, args, workdir: Path) -> list:
             add({"codec": "inrcodec-doh", "setting": "-", "error": f"skipped: over {DOH_MAX_POINTS} pixels"})
             continue
         for bpp in args.bpp if method != "doh" else args.bpp[:1]:
-            add(inr_point(signal, method, args.steps[method], workdir, bpp=bpp))
+            add(inr_point(signal, method, args.steps[method], workdir, dict(args.set), bpp=bpp))
     return points
 
 
@@ -263,13 +267,18 @@ def write_report(kind: str, points: list, args, out: Path) -> None:
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
               "args": {k: str(v) for k, v in vars(args).items()}, "points": points}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"media_{kind}.json").write_text(json.dumps(json_safe(report), indent=1))
+    stem = f"media_{kind}" + (f"_{args.tag}" if args.tag else "")
+    (out / f"{stem}.json").write_text(json.dumps(json_safe(report), indent=1))
     joins = [p["join_error_ratio"] for p in points if "join_error_ratio" in p]
     lines = [f"# {kind} benchmark", "", f"{report['date']}, {report['machine'].get('processor')}, "
              f"torch {report['machine'].get('torch')} ({report['machine'].get('torch_threads')} threads), "
              f"CUDA: {report['machine'].get('cuda')}. Command: `python bench/media.py {kind} --steps "
              + " ".join(f"{m}={n}" for m, n in args.steps.items())
-             + (f" --seconds {args.seconds}" if kind == "audio" else f" --frames {args.frames}") + "`", ""]
+             + (f" --seconds {args.seconds}" if kind == "audio" else f" --frames {args.frames}")
+             + (f" --kbps {' '.join(f'{k:g}' for k in args.kbps)}" if kind == "audio" else "")
+             + f" --methods {' '.join(args.methods)}"
+             + (f" --set {' '.join(f'{k}={v}' for k, v in args.set)}" if args.set else "")
+             + (f" --tag {args.tag}" if args.tag else "") + "`", ""]
     if kind == "audio":
         if joins:
             lines += [f"Chunk joins: RMS error within 16 samples of a join / RMS error overall: median "
@@ -303,9 +312,9 @@ def write_report(kind: str, points: list, args, out: Path) -> None:
             lines += ["", f"A whole-grid step of F-INR is {ratio:.1f}x faster than SIREN's at the same parameter count. "
                       "The encodes use each method's own schedule: F-INR full-grid steps, SIREN mini-batches of "
                       "16,384 samples; the short SIREN runs show how soon it reaches F-INR's quality."]
-    (out / f"media_{kind}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     if kind != "speed":
-        write_plot(kind, points, out / f"media_{kind}.png")
+        write_plot(kind, points, out / f"{stem}.png")
 
 
 def write_plot(kind: str, points: list, file: Path) -> None:
