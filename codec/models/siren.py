@@ -117,7 +117,7 @@ class SirenConfig(SineNetConfig):
         validate_tiling(self)
         if self.sorted_units not in (0, 1):
             raise ValueError(f"sorted_units {self.sorted_units} is not 0 or 1")
-        if self.tile_widths and (len(self.tile_widths) > MAX_TILES ** 2
+        if self.tile_widths and (len(self.tile_widths) > MAX_TILES ** 3
                                  or not all(1 <= w <= self.width for w in self.tile_widths)):
             raise ValueError(f"tile widths {self.tile_widths[:8]}... must lie in 1..{self.width}")
 
