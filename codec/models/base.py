@@ -133,7 +133,8 @@ class Representation(nn.Module):
         file to fit; otherwise nothing changes."""
         tensors, candidates = [], []  # candidates: (margin, tensor number, flat index) per entry
         # A delta-coded entry one step nearer zero makes one step a symbol larger and the next smaller: no saving.
-        trimmable = [(name, p) for name, p in self.transmitted() if name not in self.delta_coded_names()]
+        delta_coded = self.delta_coded_names()
+        trimmable = [(name, p) for name, p in self.transmitted() if name not in delta_coded]
         for number, (name, p) in enumerate(trimmable):
             step = step_from_index(steps[name])
             flat = p.detach().cpu().reshape(-1).clone()

@@ -27,7 +27,7 @@ from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_un
 from inrcodec.models.base import Representation
 from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, retiled,
                                    siren_forward, siren_layout, siren_params, tiles_of, validate_tiling)
-from inrcodec.models.tiling import MAX_TILES, tile_count, tile_detail
+from inrcodec.models.tiling import MAX_TILES, detail_weights, tile_count, tile_detail
 from inrcodec.registry import MODELS
 
 MAX_LATENT = 1 << 20
@@ -155,8 +155,7 @@ def shared_out(latent: int, weights) -> tuple:
 def detail_slices(latent: int, detail: list) -> tuple:
     """Slice lengths for tiles of this detail: in proportion to detail ** DETAIL_POWER, where a tile's
     detail counts as at least DETAIL_FLOOR times the mean (a flat tile still needs its net)."""
-    floor = DETAIL_FLOOR * sum(detail) / len(detail)
-    return shared_out(latent, [max(d, floor, 1e-12) ** DETAIL_POWER for d in detail])
+    return shared_out(latent, detail_weights(detail, DETAIL_POWER, DETAIL_FLOOR))
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:

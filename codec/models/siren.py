@@ -13,7 +13,8 @@ from inrcodec import kernels
 from inrcodec.config import TAIL, ModelConfig
 from inrcodec.models.base import LayoutTensors, Representation
 from inrcodec.models.canonical import canonicalize_sine_mlp
-from inrcodec.models.tiling import MAX_TILES, Tiling, largest_tile, tile_count, tile_detail, tiled_sine_mlp
+from inrcodec.models.tiling import (MAX_TILES, Tiling, detail_weights, largest_tile, tile_count, tile_detail,
+                                    tiled_sine_mlp)
 from inrcodec.registry import MODELS
 from inrcodec.signal import axis_coords
 
@@ -209,9 +210,9 @@ def sizing_params(config: SirenConfig, spec) -> float:
     """Parameters as sizing counts them: a sorted, delta-coded sine bias (canonical.py) costs about
     SORTED_BIAS_COST of what another parameter does."""
     params = siren_params(config, spec)
-    if not getattr(config, "sorted_units", 0):
+    if not config.sorted_units:
         return params
-    widths = getattr(config, "tile_widths", ()) or [config.width] * tiles_of(config, spec)
+    widths = config.tile_widths or [config.width] * tiles_of(config, spec)
     return params - (1.0 - SORTED_BIAS_COST) * config.layers * sum(widths)
 
 
@@ -220,8 +221,7 @@ def detail_widths(config: SirenConfig, spec, detail: list) -> tuple:
     detail ** DETAIL_POWER (a tile's detail counted as at least DETAIL_FLOOR times the mean)."""
     one = dataclasses.replace(config, tiles=1, tile_widths=())
     total = sizing_params(dataclasses.replace(config, tile_widths=()), spec)
-    floor = DETAIL_FLOOR * sum(detail) / len(detail)
-    weights = [max(d, floor, 1e-12) ** DETAIL_POWER for d in detail]
+    weights = detail_weights(detail, DETAIL_POWER, DETAIL_FLOOR)
     widths = []
     for weight in weights:
         share = total * weight / sum(weights)
@@ -234,7 +234,7 @@ def detail_widths(config: SirenConfig, spec, detail: list) -> tuple:
 
 def typical_width(config) -> float:
     """The width of equal tiles with the same parameters, about (what the schedule's width bands mean)."""
-    widths = getattr(config, "tile_widths", ())
+    widths = config.tile_widths
     return math.sqrt(sum(w * w for w in widths) / len(widths)) if widths else config.width
 
 
@@ -272,18 +272,24 @@ class Siren(LayoutTensors, Representation):
         if config.tile_widths and len(config.tile_widths) != tiles_of(config, spec):
             raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles_of(config, spec)} tiles")
         self._init_layout(layout, generator)
-        self._held = {}  # name -> the entries the file holds, where some tiles use fewer units
+        # Where some tiles use fewer units: each tensor's entries that the file holds, as a buffer
+        # "_held_<name>" (b_out has none: every tile has every output).
+        self._held_names = ()
         if config.tile_widths:
             units = torch.arange(config.width) < torch.tensor(config.tile_widths)[:, None]  # (tiles, width)
             for name, shape, _, _ in layout:
                 if name == "b_out":
                     continue
-                held = units if name.startswith("b") else \
-                    (units[:, None, :] if name == "w_out" else units[:, :, None]).expand(shape)
-                if name.startswith("w") and name not in ("w0", "w_out"):
-                    held = held & units[:, None, :]
+                if name.startswith("b"):
+                    held = units
+                elif name == "w0":
+                    held = units[:, :, None].expand(shape)  # rows: the tile's units
+                elif name == "w_out":
+                    held = units[:, None, :].expand(shape)  # columns: the tile's units
+                else:
+                    held = units[:, :, None] & units[:, None, :]
                 self.register_buffer(f"_held_{name}", held.contiguous(), persistent=False)
-                self._held[name] = f"_held_{name}"
+                self._held_names += (name,)
                 with torch.no_grad():
                     getattr(self, name).mul_(held)
 
@@ -354,12 +360,12 @@ class Siren(LayoutTensors, Representation):
         return ("width", config.width)
 
     def transmitted_mask(self, name):
-        return getattr(self, self._held[name]) if name in self._held else None
+        return getattr(self, f"_held_{name}") if name in self._held_names else None
 
     def network_params(self, transmitted):
         # Units a tile does not use stay zero (their gradients too), whatever the optimizer or rounding does.
-        return {name: p * getattr(self, self._held[name]) if name in self._held else p
-                for name, p in transmitted.items()} if self._held else transmitted
+        return {name: p if name not in self._held_names else p * self.transmitted_mask(name)
+                for name, p in transmitted.items()} if self._held_names else transmitted
 
     def delta_coded_names(self):
         return tuple(f"b{i}" for i in range(self.config.layers)) if self.config.sorted_units else ()

@@ -148,3 +148,10 @@ def tile_detail(signal, tiles: int) -> list:
             total, count = total + float(step[index].sum()), count + step[index].size
         detail.append(total / max(count, 1))
     return detail
+
+
+def detail_weights(detail: list, power: float, floor: float) -> list:
+    """Each tile's share weight, detail ** power, with a tile's detail counted as at least `floor` times
+    the mean (a flat tile still needs its net): how D'OH's latent slices and SIREN's tile widths are cut."""
+    least = floor * sum(detail) / len(detail)
+    return [max(d, least, 1e-12) ** power for d in detail]
