@@ -25,8 +25,8 @@ from inrcodec import kernels
 from inrcodec.config import TAIL
 from inrcodec.kernels.reference import hadamard_project, hadamard_signs, hash_uniform
 from inrcodec.models.base import Representation
-from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, retiled,
-                                   siren_forward, siren_layout, siren_params, tiles_of, validate_tiling)
+from inrcodec.models.siren import (MAX_PARAMS, MAX_SIZED_WIDTH, MIN_TILE_SIDE, SineNetConfig, held_entries,
+                                   retiled, siren_forward, siren_layout, siren_params, tiles_of, validate_tiling)
 from inrcodec.models.tiling import MAX_TILES, detail_weights, tile_count, tile_detail
 from inrcodec.registry import MODELS
 
@@ -111,10 +111,19 @@ class DohConfig(SineNetConfig):
     # whole kodim05 / kodim23 at 0.25 bpp, the decoded step across borders went 19.8 / 9.1 -> 6.0 / 3.2 levels
     # (the original's 13.3 / 5.2) and PSNR 22.27 / 31.70 -> 22.30 / 31.88 dB (bench/results/seams_doh_*_025.md).
     overlap: int = field(default=0, metadata={TAIL: True})
+    # PER_TILE only: units each tile's target net uses, in tile order, each at most `width` (the tensors'
+    # size); empty = every tile uses `width` (every file before 0.5.10). The encoder sizes each tile's net
+    # to its slice of z (slice_widths).
+    tile_widths: tuple = field(default=(), metadata={TAIL: True})
 
     def validate(self):
         super().validate()
         validate_tiling(self)
+        if self.tile_widths:
+            if self.projection != PER_TILE:
+                raise ValueError("tile widths apply to per-tile projections only")
+            if len(self.tile_widths) > MAX_TILES ** 3 or not all(1 <= w <= self.width for w in self.tile_widths):
+                raise ValueError(f"tile widths {self.tile_widths[:8]}... must lie in 1..{self.width}")
         if self.slices:
             if self.projection != PER_TILE:
                 raise ValueError("slices apply to per-tile projections only")
@@ -156,6 +165,21 @@ def detail_slices(latent: int, detail: list) -> tuple:
     """Slice lengths for tiles of this detail: in proportion to detail ** DETAIL_POWER, where a tile's
     detail counts as at least DETAIL_FLOOR times the mean (a flat tile still needs its net)."""
     return shared_out(latent, detail_weights(detail, DETAIL_POWER, DETAIL_FLOOR))
+
+
+def slice_widths(config: DohConfig, spec) -> tuple:
+    """Per-tile target widths holding about TARGET_OVER_LATENT weights per entry of each tile's slice of z
+    (a tile with a short slice gets a small net, a busy one with a long slice a large one)."""
+    one = dataclasses.replace(config, tiles=1, tile_widths=(), slices=(), projection=HADAMARD)
+    lengths = [end - start for start, end in latent_slices(config.latent, tiles_of(config, spec), config.slices)]
+    widths = []
+    for length in lengths:
+        width = MIN_TARGET_WIDTH
+        while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(one, width=width), spec) \
+                < TARGET_OVER_LATENT * length:
+            width += 1
+        widths.append(width)
+    return tuple(widths)
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
@@ -258,9 +282,22 @@ class Doh(Representation):
                                      config.slices)
         if any(end == start for start, end in self._slices):
             raise ValueError(f"a latent of {config.latent} cannot give each of {len(self._slices)} tiles a slice")
+        tiles = len(self._slices)
+        if config.tile_widths and (tiles == 1 or len(config.tile_widths) != tiles):
+            raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles} per-tile nets")
+        # Where a tile's net uses fewer units than the tensors have: per tile, per tensor, the flat indices of
+        # the entries it uses (None: all); only those are generated from its slice of z, the rest stay zero.
+        held = held_entries(config, self._layout)
+        self._tile_entries = [[held[name][t].flatten().nonzero().squeeze(1) if name in held else None
+                               for name, _, _, _ in self._layout] for t in range(tiles)]
         # A learned log2 gain per target tensor (and tile, for PER_TILE): the fitted net's layers drift from
         # their init scales, which a single z can only follow by spending latent capacity on it.
-        self.gain = torch.nn.Parameter(torch.zeros(len(self._slices) * len(self._layout)))
+        self.gain = torch.nn.Parameter(torch.zeros(tiles * len(self._layout)))
+        if config.tile_widths:
+            with torch.no_grad():  # SIREN's init for a layer fed by w units, not `width` (siren_layout's bounds)
+                fed_by_units = torch.tensor([name not in ("w0", "b0") for name, _, _, _ in self._layout])
+                widths = torch.tensor(config.tile_widths, dtype=torch.float32)[:, None]
+                self.gain.copy_((0.5 * torch.log2(config.width / widths) * fed_by_units).flatten())
         self._cache = None  # dense projections kept for fitting when they fit in CACHE_BYTES
         self._signs_cache = None  # the Hadamard projections' sign diagonals (rows/M × m entries)
 
@@ -287,13 +324,23 @@ class Doh(Representation):
 
     @classmethod
     def content_config(cls, config, signal, fixed=frozenset()):
-        """Per-tile slices of z in proportion to each tile's detail (detail_slices)."""
+        """Per-tile slices of z in proportion to each tile's detail (detail_slices), and each tile's target net
+        sized to its slice (slice_widths) unless the user set a width."""
         tiles = tiles_of(config, signal.spec) if config.projection == PER_TILE else 1
         if config.slices and len(config.slices) != tiles:
             raise ValueError(f"{len(config.slices)} latent slices for {tiles} tiles")
-        if tiles == 1 or "slices" in fixed:
+        if config.tile_widths and len(config.tile_widths) != tiles:
+            raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles} per-tile nets")
+        if tiles == 1:
             return config
-        return dataclasses.replace(config, slices=detail_slices(config.latent, tile_detail(signal, config.tiles)))
+        if "slices" not in fixed:
+            config = dataclasses.replace(config, slices=detail_slices(config.latent, tile_detail(signal, config.tiles)))
+        if "width" in fixed:
+            return config
+        widths = config.tile_widths if "tile_widths" in fixed else slice_widths(config, signal.spec)
+        if not widths:  # the user's equal tiles
+            return config
+        return dataclasses.replace(config, width=max(widths), tile_widths=widths)
 
     @classmethod
     def schedule_factor(cls, config, spec) -> float:
@@ -349,15 +396,19 @@ class Doh(Representation):
         tiles, count = len(self._slices), len(self._layout)
         gains = torch.exp2(gain).reshape(tiles, count)
         scales = [bound / math.sqrt(3.0) for _, _, bound, _ in self._layout]
-        rows = [math.prod(shape) // tiles for _, shape, _, _ in self._layout]
         pieces = [[] for _ in self._layout]
         for t, ((start, end), signs) in enumerate(zip(self._slices, self._signs())):
-            flats = hadamard_project(z[start:end] * math.sqrt(1.0 / (end - start)), signs, rows)
+            flats = hadamard_project(z[start:end] * math.sqrt(1.0 / (end - start)), signs, self._tile_rows(t))
             for index, (_, shape, _, _) in enumerate(self._layout):
-                piece = (scales[index] * gains[t, index] * flats[index]).reshape(shape[1:] if tiles > 1 else shape)
+                piece = scales[index] * gains[t, index] * flats[index]
                 if piece.requires_grad:
                     piece.register_hook(_unit_rms)  # per tile: each tile's tensors are balanced on their own slice
-                pieces[index].append(piece)
+                entries = self._tile_entries[t][index]
+                if entries is not None:  # the units this tile does not use stay zero
+                    if entries.device != piece.device:
+                        entries = self._tile_entries[t][index] = entries.to(piece.device)
+                    piece = piece.new_zeros(math.prod(shape[1:])).index_copy(0, entries, piece)
+                pieces[index].append(piece.reshape(shape[1:] if tiles > 1 else shape))
         return {name: torch.stack(pieces[index]) if tiles > 1 else pieces[index][0]
                 for index, (name, _, _, _) in enumerate(self._layout)}
 
@@ -365,13 +416,17 @@ class Doh(Representation):
         """Every tensor's sign diagonals, stacked once (hadamard_project's layout), not every step; for
         PER_TILE a list of them, one per tile (tile t's tensor l takes the hash's projection t·L + l)."""
         if self._signs_cache is None or self._signs_cache[0].device != self.z.device:
-            tiles, seed = len(self._slices), self.config.proj_seed
-            rows = [math.prod(shape) // tiles for _, shape, _, _ in self._layout]
-            per_tile = [torch.cat([hadamard_signs(seed, t * len(rows) + i, n, end - start, self.z.device)
-                                   for i, n in enumerate(rows)])
+            count, seed = len(self._layout), self.config.proj_seed
+            per_tile = [torch.cat([hadamard_signs(seed, t * count + i, n, end - start, self.z.device)
+                                   for i, n in enumerate(self._tile_rows(t))])
                         for t, (start, end) in enumerate(self._slices)]
             self._signs_cache = per_tile
         return self._signs_cache if self.config.projection == PER_TILE else self._signs_cache[0]
+
+    def _tile_rows(self, t: int) -> list:
+        """Entries tile t's net generates for each tensor (each tile's share of it, or fewer: tile_widths)."""
+        return [math.prod(shape) // len(self._slices) if entries is None else len(entries)
+                for (_, shape, _, _), entries in zip(self._layout, self._tile_entries[t])]
 
     def _projections(self):
         if kernels.use_triton(self.z):

@@ -232,6 +232,28 @@ def detail_widths(config: SirenConfig, spec, detail: list) -> tuple:
     return tuple(widths)
 
 
+def held_entries(config, layout) -> dict:
+    """{name: bool mask of the tensor's shape} of the entries a tiled net's file holds where tiles use fewer
+    units than the tensors have (config.tile_widths; empty: every entry). A tile's units are the first of
+    each layer; b_out has no mask (every tile has every output)."""
+    if not config.tile_widths:
+        return {}
+    units = torch.arange(config.width) < torch.tensor(config.tile_widths)[:, None]  # (tiles, width)
+    held = {}
+    for name, shape, _, _ in layout:
+        if name == "b_out":
+            continue
+        if name.startswith("b"):
+            held[name] = units
+        elif name == "w0":
+            held[name] = units[:, :, None].expand(shape)  # rows: the tile's units
+        elif name == "w_out":
+            held[name] = units[:, None, :].expand(shape)  # columns: the tile's units
+        else:
+            held[name] = units[:, :, None] & units[:, None, :]
+    return {name: mask.contiguous() for name, mask in held.items()}
+
+
 def typical_width(config) -> float:
     """The width of equal tiles with the same parameters, about (what the schedule's width bands mean)."""
     widths = config.tile_widths
@@ -272,26 +294,13 @@ class Siren(LayoutTensors, Representation):
         if config.tile_widths and len(config.tile_widths) != tiles_of(config, spec):
             raise ValueError(f"{len(config.tile_widths)} tile widths for {tiles_of(config, spec)} tiles")
         self._init_layout(layout, generator)
-        # Where some tiles use fewer units: each tensor's entries that the file holds, as a buffer
-        # "_held_<name>" (b_out has none: every tile has every output).
+        # Where some tiles use fewer units: each tensor's entries that the file holds, as a buffer "_held_<name>".
         self._held_names = ()
-        if config.tile_widths:
-            units = torch.arange(config.width) < torch.tensor(config.tile_widths)[:, None]  # (tiles, width)
-            for name, shape, _, _ in layout:
-                if name == "b_out":
-                    continue
-                if name.startswith("b"):
-                    held = units
-                elif name == "w0":
-                    held = units[:, :, None].expand(shape)  # rows: the tile's units
-                elif name == "w_out":
-                    held = units[:, None, :].expand(shape)  # columns: the tile's units
-                else:
-                    held = units[:, :, None] & units[:, None, :]
-                self.register_buffer(f"_held_{name}", held.contiguous(), persistent=False)
-                self._held_names += (name,)
-                with torch.no_grad():
-                    getattr(self, name).mul_(held)
+        for name, held in held_entries(config, layout).items():
+            self.register_buffer(f"_held_{name}", held, persistent=False)
+            self._held_names += (name,)
+            with torch.no_grad():
+                getattr(self, name).mul_(held)
 
     @classmethod
     def default_config(cls, spec, **overrides):
