@@ -169,7 +169,11 @@ def detail_slices(latent: int, detail: list) -> tuple:
 
 def slice_widths(config: DohConfig, spec) -> tuple:
     """Per-tile target widths holding about TARGET_OVER_LATENT weights per entry of each tile's slice of z
-    (a tile with a short slice gets a small net, a busy one with a long slice a large one)."""
+    (a tile with a short slice gets a small net, a busy one with a long slice a large one), where equal
+    widths gave a busy tile's long slice too few weights (kodim19 at 0.25 bpp: 1.2 per entry, its flattest
+    tile 4.6). The 8 Kodak images at 0.25 bpp (bench/results/rd_image_cpu0510_doh025.md against
+    rd_image_cpu059_doh025.md): 26.52 -> 26.60 dB, kodim19 27.60 -> 28.06, kodim03 31.85 -> 32.09, the rest
+    within -0.07..+0.06; encodes about 1.6 times as long (the batched product runs every tile at the widest)."""
     one = dataclasses.replace(config, tiles=1, tile_widths=(), slices=(), projection=HADAMARD)
     lengths = [end - start for start, end in latent_slices(config.latent, tiles_of(config, spec), config.slices)]
     widths = []
@@ -293,11 +297,10 @@ class Doh(Representation):
         # A learned log2 gain per target tensor (and tile, for PER_TILE): the fitted net's layers drift from
         # their init scales, which a single z can only follow by spending latent capacity on it.
         self.gain = torch.nn.Parameter(torch.zeros(tiles * len(self._layout)))
-        if config.tile_widths:
-            with torch.no_grad():  # SIREN's init for a layer fed by w units, not `width` (siren_layout's bounds)
-                fed_by_units = torch.tensor([name not in ("w0", "b0") for name, _, _, _ in self._layout])
-                widths = torch.tensor(config.tile_widths, dtype=torch.float32)[:, None]
-                self.gain.copy_((0.5 * torch.log2(config.width / widths) * fed_by_units).flatten())
+        # Gains start at 0 for narrower tiles too (their nets start at the full width's scale, as SIREN's
+        # narrower tiles do). Starting them at SIREN's init for their own width (2^gain = sqrt(width / w_t)
+        # past the first layer) stalled whole kodim05 at 0.5 bpp near 19 dB for 3,000 steps (23.18 dB in
+        # the end, widths 56 / 52 / 51 / 59); gains at 0 gave 24.41 (equal tiles 24.40).
         self._cache = None  # dense projections kept for fitting when they fit in CACHE_BYTES
         self._signs_cache = None  # the Hadamard projections' sign diagonals (rows/M × m entries)
 
