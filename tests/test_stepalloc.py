@@ -82,7 +82,9 @@ def _symbols(model, steps):
 
 def test_trim_moves_few_entries_one_step_toward_zero_until_the_file_fits(rgb8):
     model, signal = fitted_siren(rgb8)
-    steps = assign_steps(model, -24)
+    # A mid-range step: at -24 the hidden weights' symbols reach ~180, where one step nearer zero saves so
+    # little that 10 % of the entries did not save 2 bytes on every machine's fit (an Intel Xeon's, 2026-12-08).
+    steps = assign_steps(model, -8)
     size = len(_pack(model, signal.spec, steps))
     cap = size - 2  # a QAT overshoot: a few bytes over
     fraction = TRIM_MAX_FRACTION  # this net has 1,107 entries: 2 % would move too few of them to save 2 bytes
@@ -100,7 +102,7 @@ def test_trim_moves_few_entries_one_step_toward_zero_until_the_file_fits(rgb8):
         moved += int(changed.sum())
         assert torch.equal(symbol[changed], before[name][changed] - torch.sign(before[name][changed]))
     assert 0 < moved <= fraction * model.num_transmitted()
-    # Measured here: 29.05 -> 28.84 dB with 10 % of the entries movable. What it buys over a coarser
+    # Measured at base -24 on an AMD EPYC: 29.05 -> 28.84 dB with 10 % of the entries movable. What it buys over a coarser
     # step shows after quantization-aware fitting, on real sizes (bench/results/rd_image_cpu2000_doh_trim.md).
     assert _decoded_psnr(model, signal, steps, torch.device("cpu")) > psnr_before - 0.5
     trimmed = {n: p.detach().clone() for n, p in model.transmitted()}
