@@ -176,14 +176,17 @@ def slice_widths(config: DohConfig, spec) -> tuple:
     within -0.07..+0.06; encodes about 1.6 times as long (the batched product runs every tile at the widest)."""
     one = dataclasses.replace(config, tiles=1, tile_widths=(), slices=(), projection=HADAMARD)
     lengths = [end - start for start, end in latent_slices(config.latent, tiles_of(config, spec), config.slices)]
-    widths = []
-    for length in lengths:
-        width = MIN_TARGET_WIDTH
-        while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(one, width=width), spec) \
-                < TARGET_OVER_LATENT * length:
-            width += 1
-        widths.append(width)
-    return tuple(widths)
+    return tuple(target_width(one, spec, length, 1) for length in lengths)
+
+
+def target_width(config: DohConfig, spec, latent: int, step: int) -> int:
+    """The narrowest width (from MIN_TARGET_WIDTH, by `step`) whose target net has TARGET_OVER_LATENT
+    weights per entry of a latent this long."""
+    width = MIN_TARGET_WIDTH
+    while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(config, width=width), spec) \
+            < TARGET_OVER_LATENT * latent:
+        width += step
+    return width
 
 
 def _unit_rms(grad: torch.Tensor) -> torch.Tensor:
@@ -319,11 +322,7 @@ class Doh(Representation):
         config = doh_retiled(config, spec, config.tiles if "tiles" in fixed else image_tiles(spec, latent), fixed)
         if "width" in fixed:
             return dataclasses.replace(config, latent=latent)
-        width = MIN_TARGET_WIDTH
-        while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(config, width=width), spec) \
-                < TARGET_OVER_LATENT * latent:
-            width += 2
-        return dataclasses.replace(config, latent=latent, width=width)
+        return dataclasses.replace(config, latent=latent, width=target_width(config, spec, latent, 2))
 
     @classmethod
     def content_config(cls, config, signal, fixed=frozenset()):
