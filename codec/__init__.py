@@ -3,6 +3,6 @@ from inrcodec import metrics
 from inrcodec.api import decode, encode, info
 from inrcodec.errors import CodecError, CorruptFile, LimitExceeded, RateError, UnsupportedInput
 
-__version__ = "0.5.10"
+__version__ = "0.5.11"
 __all__ = ["encode", "decode", "info", "metrics", "CodecError", "CorruptFile", "UnsupportedInput", "LimitExceeded",
            "RateError", "__version__"]

@@ -11,7 +11,7 @@ from inrcodec.errors import CodecError
 from inrcodec.formats import container
 from inrcodec.kernels.reference import siren_mlp
 from inrcodec.models.siren import Siren, SirenConfig, detail_widths, siren_params
-from inrcodec.models.tiling import Tiling, tile_detail
+from inrcodec.models.tiling import Tiling, tile_detail, tiled_sine_mlp
 from inrcodec.signal import SignalSpec, from_array, grid_coords
 from tests.conftest import FAST_FIT, smooth_image
 
@@ -36,6 +36,26 @@ def test_each_tile_is_its_own_siren_of_its_own_width_and_unused_units_stay_zero(
         assert torch.allclose(out[tile == t], wanted, atol=1e-5)
     assert model.num_transmitted() == siren_params(config, SPEC) < siren_params(dataclasses.replace(config, tile_widths=()), SPEC)
 
+
+
+def test_unequal_tiles_run_at_their_own_width_as_the_padded_product_does():
+    widths, width, layers, freqs = (3, 8, 5, 6), 8, 2, 2
+    g = torch.Generator().manual_seed(3)
+    units = torch.arange(width) < torch.tensor(widths)[:, None]  # (tiles, width): each tile's first units
+    w0 = torch.randn(4, width, 2 + 4 * freqs, generator=g) * units[:, :, None] * 0.3
+    b0 = torch.randn(4, width, generator=g) * units
+    wh = torch.randn(4, layers, width, width, generator=g) * (units[:, :, None] & units[:, None, :])[:, None] * 0.3
+    bh = torch.randn(4, layers, width, generator=g) * units[:, None]
+    wo = torch.randn(4, 3, width, generator=g) * units[:, None, :]
+    bo = torch.randn(4, 3, generator=g)
+    coords = grid_coords((21, 17))
+    for overlap in (0, 2):
+        tiling = Tiling((21, 17), 2, overlap)
+        padded = tiled_sine_mlp(tiling, coords, w0, b0, wh, bh, wo, bo, 30.0, 30.0, freqs)
+        own = tiled_sine_mlp(tiling, coords, w0, b0, wh, bh, wo, bo, 30.0, 30.0, freqs, widths)
+        assert torch.allclose(own, padded, atol=1e-5), overlap
+        assert not torch.allclose(own, tiled_sine_mlp(tiling, coords, w0, b0, wh, bh, wo, bo, 30.0, 30.0, freqs,
+                                                      (3, 8, 4, 6)), atol=1e-3)
 
 def test_canonical_order_sorts_only_the_units_a_tile_uses():
     config = SirenConfig(width=8, layers=2, pe_freqs=2, tiles=2, tile_widths=(3, 8, 5, 6), sorted_units=1)

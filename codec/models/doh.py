@@ -173,7 +173,8 @@ def slice_widths(config: DohConfig, spec) -> tuple:
     widths gave a busy tile's long slice too few weights (kodim19 at 0.25 bpp: 1.2 per entry, its flattest
     tile 4.6). The 8 Kodak images at 0.25 bpp (bench/results/rd_image_cpu0510_doh025.md against
     rd_image_cpu059_doh025.md): 26.52 -> 26.60 dB, kodim19 27.60 -> 28.06, kodim03 31.85 -> 32.09, the rest
-    within -0.07..+0.06; encodes about 1.6 times as long (the batched product runs every tile at the widest)."""
+    within -0.07..+0.06. Encodes took about 1.6 times as long while every tile ran at the widest tile's width;
+    since 0.5.11 each runs at its own (tiling.per_tile_mlp)."""
     one = dataclasses.replace(config, tiles=1, tile_widths=(), slices=(), projection=HADAMARD)
     lengths = [end - start for start, end in latent_slices(config.latent, tiles_of(config, spec), config.slices)]
     return tuple(target_width(one, spec, length, 1) for length in lengths)

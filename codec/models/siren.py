@@ -192,7 +192,8 @@ def siren_forward(config: SirenConfig, params: dict, coords=None, grid=None, sha
             coords = axis_coords(shape, torch.arange(start, start + count, device=w0.device))
         tiling = Tiling(shape, config.tiles, config.overlap)
         return tiled_sine_mlp(tiling, coords, w0, params["b0"], wh, bh, params["w_out"], params["b_out"],
-                              config.omega0_first, config.omega0, config.pe_freqs)
+                              config.omega0_first, config.omega0, config.pe_freqs,
+                              getattr(config, "tile_widths", ()))
     shape, start, count = grid if grid is not None else (None, 0, None)
     return kernels.siren_mlp(coords, w0, params["b0"], wh, bh, params["w_out"], params["b_out"],
                              config.omega0_first, config.omega0, config.pe_freqs, shape, start, count)
