@@ -9,7 +9,7 @@ import inrcodec
 from inrcodec.config import FitConfig
 from inrcodec.formats import container
 from inrcodec.metrics import psnr
-from inrcodec.models.doh import HADAMARD, PER_TILE, TARGET_OVER_LATENT, Doh, DohConfig, slice_widths
+from inrcodec.models.doh import HADAMARD, PER_TILE, TILE_OVER_LATENT, Doh, DohConfig, slice_widths
 from inrcodec.models.siren import siren_params
 from inrcodec.signal import SignalSpec
 from tests.conftest import smooth_image
@@ -49,8 +49,8 @@ def test_slice_widths_hold_about_the_target_ratio_of_weights_per_latent_entry():
     assert list(widths) == sorted(widths) and widths[0] < widths[3]
     for width, length in zip(widths, config.slices):
         one = dataclasses.replace(config, tiles=1, slices=(), projection=HADAMARD)
-        assert siren_params(dataclasses.replace(one, width=width), spec) >= TARGET_OVER_LATENT * length
-        assert siren_params(dataclasses.replace(one, width=width - 1), spec) < TARGET_OVER_LATENT * length
+        assert siren_params(dataclasses.replace(one, width=width), spec) >= TILE_OVER_LATENT * length
+        assert siren_params(dataclasses.replace(one, width=width - 1), spec) < TILE_OVER_LATENT * length
 
 
 def test_units_a_tile_does_not_use_stay_zero_and_take_no_latent():

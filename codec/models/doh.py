@@ -39,6 +39,11 @@ MIN_LATENT = 16
 # fitted kodim23 to 31.85 dB in float (2: 33.00) and stalled on kodim05 (14.4 dB); 3 gave 34.07 / 24.07 in
 # 1,035-1,040 s against 626-641 s. Mixed, for 1.6 times the encode, so 2 stays.
 TARGET_OVER_LATENT = 2.0
+# A tiled image's per-tile nets (slice_widths) get more: each tile's slice of z is a few thousand entries,
+# and since 0.5.11 a tile runs at its own width, so a wider tile costs its own arithmetic only. Whole
+# kodim05 / kodim23 at 0.25 bpp (single encodes, 4,000 CPU steps): 2 gave 22.22 / 31.70 dB in about 290 s,
+# 3 22.35 / 31.86 in 350-360 s, 4 22.39 / 31.78 in 390 s.
+TILE_OVER_LATENT = 3.0
 MIN_TARGET_WIDTH = 16
 # Images are cut in 2×2 tiles (PER_TILE projections) where every tile's slice of z keeps this many entries.
 # Whole kodim23 / kodim05, 2×2 tiles against one net (2,000 CPU steps one net, 4,000 tiled, single encodes):
@@ -168,7 +173,7 @@ def detail_slices(latent: int, detail: list) -> tuple:
 
 
 def slice_widths(config: DohConfig, spec) -> tuple:
-    """Per-tile target widths holding about TARGET_OVER_LATENT weights per entry of each tile's slice of z
+    """Per-tile target widths holding about TILE_OVER_LATENT weights per entry of each tile's slice of z
     (a tile with a short slice gets a small net, a busy one with a long slice a large one), where equal
     widths gave a busy tile's long slice too few weights (kodim19 at 0.25 bpp: 1.2 per entry, its flattest
     tile 4.6). The 8 Kodak images at 0.25 bpp (bench/results/rd_image_cpu0510_doh025.md against
@@ -177,15 +182,15 @@ def slice_widths(config: DohConfig, spec) -> tuple:
     since 0.5.11 each runs at its own (tiling.per_tile_mlp)."""
     one = dataclasses.replace(config, tiles=1, tile_widths=(), slices=(), projection=HADAMARD)
     lengths = [end - start for start, end in latent_slices(config.latent, tiles_of(config, spec), config.slices)]
-    return tuple(target_width(one, spec, length, 1) for length in lengths)
+    return tuple(target_width(one, spec, length, 1, TILE_OVER_LATENT) for length in lengths)
 
 
-def target_width(config: DohConfig, spec, latent: int, step: int) -> int:
-    """The narrowest width (from MIN_TARGET_WIDTH, by `step`) whose target net has TARGET_OVER_LATENT
-    weights per entry of a latent this long."""
+def target_width(config: DohConfig, spec, latent: int, step: int, ratio: float = TARGET_OVER_LATENT) -> int:
+    """The narrowest width (from MIN_TARGET_WIDTH, by `step`) whose target net has `ratio` weights per
+    entry of a latent this long."""
     width = MIN_TARGET_WIDTH
     while width < MAX_SIZED_WIDTH and siren_params(dataclasses.replace(config, width=width), spec) \
-            < TARGET_OVER_LATENT * latent:
+            < ratio * latent:
         width += step
     return width
 
