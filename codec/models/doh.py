@@ -42,7 +42,8 @@ TARGET_OVER_LATENT = 2.0
 # A tiled image's per-tile nets (slice_widths) get more: each tile's slice of z is a few thousand entries,
 # and since 0.5.11 a tile runs at its own width, so a wider tile costs its own arithmetic only. Whole
 # kodim05 / kodim23 at 0.25 bpp (single encodes, 4,000 CPU steps): 2 gave 22.22 / 31.70 dB in about 290 s,
-# 3 22.35 / 31.86 in 350-360 s, 4 22.39 / 31.78 in 390 s.
+# 3 22.35 / 31.86 in 350-360 s, 4 22.39 / 31.78 in 390 s. The 8 Kodak images with 3 (bench/results/
+# rd_image_cpu0511_doh_tile3.md): 26.60 -> 26.72 dB at 0.25 bpp, 28.65 -> 28.86 at 0.5, all 16 points up or level.
 TILE_OVER_LATENT = 3.0
 MIN_TARGET_WIDTH = 16
 # Images are cut in 2×2 tiles (PER_TILE projections) where every tile's slice of z keeps this many entries.
