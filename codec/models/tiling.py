@@ -119,7 +119,6 @@ def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: 
     if widths and min(widths) < w0.shape[-2] and w0.device.type == "cpu":
         out = per_tile_mlp(features[order], present.tolist(), sizes.tolist(), widths, w0, b0, wh, bh, wo, bo,
                            omega_first, omega)
-        out = out[torch.argsort(order)]
     else:
         grouped = group[order]
         slot = torch.arange(len(order), device=coords.device) - (torch.cumsum(sizes, 0) - sizes)[grouped]
@@ -129,7 +128,7 @@ def tiled_sine_mlp(tiling: Tiling, coords, w0, b0, wh, bh, wo, bo, omega_first: 
         for layer in range(wh.shape[1]):
             h = torch.sin(omega * torch.baddbmm(bh[present, layer, None], h, wh[present, layer].transpose(1, 2)))
         out = torch.baddbmm(bo[present, None], h, wo[present].transpose(1, 2))[grouped, slot]
-        out = out[torch.argsort(order)]
+    out = out[torch.argsort(order)]
     if len(runs) == 1:  # no blending: one entry per point, in order, weight 1
         return out
     # Run by run, so no point takes two additions at once: the same sums in the same order on every device.
